@@ -1,0 +1,20 @@
+# Every dependency comes from Debian bookworm packages (scripts/bootstrap installs them).
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+find_package(simdjson 3 CONFIG REQUIRED)
+find_package(Boost 1.81.0 EXACT CONFIG REQUIRED)
+find_package(fmt CONFIG REQUIRED)
+find_package(yaml-cpp CONFIG REQUIRED)
+find_package(OpenSSL 3 REQUIRED)
+find_package(SQLite3 REQUIRED)
+pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka>=2.0)
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+if(OG_BUILD_TESTS)
+  find_package(GTest CONFIG REQUIRED)
+endif()
+
+# Beast is header-only; keep its heavy templates out of every TU that does not ask for them.
+add_library(og_boost_asio INTERFACE)
+target_link_libraries(og_boost_asio INTERFACE Boost::headers OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
+target_compile_definitions(og_boost_asio INTERFACE BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)

@@ -1,0 +1,8 @@
+# Warnings for the project's own targets only: og_warnings is linked PRIVATE by each of them, so
+# third-party headers included as system headers never trip -Werror.
+add_library(og_warnings INTERFACE)
+target_compile_options(og_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+                                             -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough)
+if(OG_WERROR)
+  target_compile_options(og_warnings INTERFACE -Werror)
+endif()

@@ -1,0 +1,115 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "correlator/symbol.h"
+
+namespace og::correlator {
+
+// Event time. Okta's `published` carries milliseconds; finer fractions are truncated.
+using EventTime = std::chrono::sys_time<std::chrono::milliseconds>;
+
+// Where a record came from, so its acknowledgement can store the right Kafka offset. For file and
+// stdin sources `topic` is the source name, `partition` is -1 and `offset` is the line number.
+struct SourceOffset {
+  Symbol topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+  friend bool operator==(const SourceOffset&, const SourceOffset&) = default;
+};
+
+// What a third-party alert names its user by; Okta events always carry the Okta id.
+enum class IdentityKind : std::uint8_t { okta_id, login, email };
+
+// An actor or target as the System Log shows it (`actor`, `target[]`): id, type, alternateId,
+// displayName. For third-party alerts only `alternate_id` (or `id`) is set, with `identity_kind`.
+struct EntityRef {
+  std::string id;
+  Symbol type;  // "User", "AppInstance", "Group", "PublicClientApp" ...
+  std::string alternate_id;
+  std::string display_name;
+  IdentityKind identity_kind = IdentityKind::okta_id;
+};
+
+struct Geo {
+  std::string city;
+  Symbol state;
+  Symbol country;
+  std::string postal_code;  // a string even where a payload sends a number
+  std::optional<double> lat;
+  std::optional<double> lon;
+};
+
+// A value of a field that a loaded rule references but the fixed model does not hold.
+using ExtraValue = std::variant<std::monostate /*null*/, std::string, double, bool>;
+
+struct ExtraField {
+  std::uint16_t slot = 0;  // index into the FieldRegistry's extra paths
+  ExtraValue value;
+};
+
+// One normalised event, owning all its data: the raw message buffer is gone by the time an Event
+// reaches a correlator shard. Field names follow Okta's LogEvent; third-party alerts map into the
+// same shape (alert type -> event_type, user -> actor, message -> display_message).
+struct Event {
+  std::string uuid;  // empty when the payload has none
+  EventTime published{};
+  bool time_from_payload = false;  // false: `published` is the Kafka/ingest timestamp fallback
+
+  Symbol source;      // the configured source name ("okta", "edr", ...)
+  Symbol event_type;  // eventType, or the alert type of a third-party alert
+  Symbol severity;    // DEBUG | INFO | WARN | ERROR, or the alert's severity
+  std::string display_message;
+
+  EntityRef actor;
+  std::vector<EntityRef> targets;
+
+  // client
+  std::string client_ip;
+  std::string user_agent;  // client.userAgent.rawUserAgent
+  Symbol user_agent_os;
+  Symbol user_agent_browser;
+  Symbol client_device;
+  Symbol client_zone;
+  Geo geo;  // client.geographicalContext
+
+  // outcome
+  Symbol outcome_result;  // SUCCESS | FAILURE | SKIPPED | ALLOW | DENY | CHALLENGE | UNKNOWN
+  Symbol outcome_reason;
+
+  // authenticationContext
+  std::string external_session_id;
+  std::string root_session_id;
+  Symbol credential_type;
+  Symbol credential_provider;
+  Symbol authentication_provider;
+
+  // securityContext
+  std::optional<std::int64_t> as_number;
+  std::string as_org;
+  std::string isp;
+  std::string domain;
+  std::optional<bool> is_proxy;
+
+  // debugContext.debugData (values as Okta sends them: strings, even for JSON-like content)
+  std::string debug_risk;              // e.g. "{level=HIGH, reasons=...}"
+  std::string debug_threat_suspected;  // "true" / "false"
+  std::string debug_behaviors;
+  std::string debug_request_uri;
+  std::string debug_dt_hash;
+
+  std::string transaction_id;
+  std::vector<std::string> ip_chain;  // request.ipChain[].ip
+
+  std::vector<ExtraField> extras;  // sorted by slot
+
+  SourceOffset origin;
+  std::int64_t ingest_timestamp_ms = 0;  // Kafka message timestamp, or read time
+};
+
+}  // namespace og::correlator

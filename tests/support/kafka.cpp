@@ -1,0 +1,161 @@
+#include "tests/support/kafka.h"
+
+#include <fmt/core.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <thread>
+
+namespace og::test {
+namespace {
+
+void set(rd_kafka_conf_t* conf, const char* key, const std::string& value) {
+  char error[512];
+  if (rd_kafka_conf_set(conf, key, value.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK) {
+    ADD_FAILURE() << "kafka config " << key << ": " << error;
+  }
+}
+
+KafkaHandle make(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
+  char error[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf, error, sizeof error);
+  if (rk == nullptr) {
+    ADD_FAILURE() << "rd_kafka_new: " << error;
+    rd_kafka_conf_destroy(conf);
+  }
+  return KafkaHandle(rk);
+}
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void*) {
+  if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    ADD_FAILURE() << "delivery failed: " << rd_kafka_err2str(message->err);
+  }
+}
+
+}  // namespace
+
+void KafkaDeleter::operator()(rd_kafka_t* rk) const {
+  if (rk != nullptr) rd_kafka_destroy(rk);
+}
+
+std::string kafka_bootstrap() {
+  const char* state = std::getenv("OG_KAFKA_STATE");
+  if (state == nullptr) {
+    ADD_FAILURE() << "OG_KAFKA_STATE is not set: run through ctest, which starts tests/kafka/broker";
+    return {};
+  }
+  std::ifstream in(state);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("port=")) return "127.0.0.1:" + line.substr(5);
+  }
+  ADD_FAILURE() << "no running test broker (state file " << state << "); start it with tests/kafka/broker start";
+  return {};
+}
+
+std::string unique_name(std::string_view prefix) {
+  static std::atomic<int> counter{0};
+  std::random_device random;
+  return fmt::format("{}-{}-{}-{:08x}", prefix, ::getpid(), counter++, random());
+}
+
+void create_topic(const std::string& bootstrap, const std::string& topic, int partitions) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", bootstrap);
+  KafkaHandle admin = make(RD_KAFKA_PRODUCER, conf);
+  ASSERT_TRUE(admin);
+  char error[512];
+  rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, error, sizeof error);
+  ASSERT_NE(new_topic, nullptr) << error;
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(admin.get());
+  rd_kafka_CreateTopics(admin.get(), &new_topic, 1, nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+  ASSERT_NE(event, nullptr) << "CreateTopics timed out";
+  const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+  ASSERT_NE(result, nullptr) << rd_kafka_event_error_string(event);
+  size_t count = 0;
+  const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(result, &count);
+  ASSERT_EQ(count, 1u);
+  EXPECT_EQ(rd_kafka_topic_result_error(topics[0]), RD_KAFKA_RESP_ERR_NO_ERROR)
+      << rd_kafka_topic_result_error_string(topics[0]);
+  rd_kafka_event_destroy(event);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_NewTopic_destroy(new_topic);
+
+  // Wait for every partition to have a leader, so the first produce does not race creation.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    rd_kafka_topic_t* handle = rd_kafka_topic_new(admin.get(), topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* metadata = nullptr;
+    bool ready = false;
+    if (rd_kafka_metadata(admin.get(), 0, handle, &metadata, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ready = metadata->topic_cnt == 1 && metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+              metadata->topics[0].partition_cnt == partitions;
+      for (int p = 0; ready && p < metadata->topics[0].partition_cnt; ++p) {
+        ready = metadata->topics[0].partitions[p].leader >= 0;
+      }
+      rd_kafka_metadata_destroy(metadata);
+    }
+    rd_kafka_topic_destroy(handle);
+    if (ready) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  FAIL() << "topic " << topic << " did not become ready";
+}
+
+KafkaHandle make_producer(const std::string& bootstrap) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", bootstrap);
+  set(conf, "enable.idempotence", "true");
+  set(conf, "linger.ms", "5");
+  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  return make(RD_KAFKA_PRODUCER, conf);
+}
+
+void produce(rd_kafka_t* producer, const std::string& topic, std::string_view key, std::string_view value,
+             int partition) {
+  for (;;) {
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(producer, 50);
+      continue;
+    }
+    ASSERT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
+    rd_kafka_poll(producer, 0);
+    return;
+  }
+}
+
+void flush(rd_kafka_t* producer, std::chrono::milliseconds timeout) {
+  EXPECT_EQ(rd_kafka_flush(producer, static_cast<int>(timeout.count())), RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_EQ(rd_kafka_outq_len(producer), 0);
+}
+
+std::vector<std::int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
+                                            const std::string& topic, int partitions) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", bootstrap);
+  set(conf, "group.id", group);
+  KafkaHandle consumer = make(RD_KAFKA_CONSUMER, conf);
+  std::vector<std::int64_t> offsets(static_cast<std::size_t>(partitions), RD_KAFKA_OFFSET_INVALID);
+  if (!consumer) return offsets;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
+  rd_kafka_resp_err_t err = rd_kafka_committed(consumer.get(), list, 10000);
+  EXPECT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
+  for (int i = 0; i < list->cnt; ++i) {
+    offsets[static_cast<std::size_t>(list->elems[i].partition)] = list->elems[i].offset;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_consumer_close(consumer.get());
+  return offsets;
+}
+
+}  // namespace og::test

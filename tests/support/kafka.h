@@ -1,0 +1,41 @@
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace og::test {
+
+// The bootstrap address of the test broker (tests/kafka/broker), read from $OG_KAFKA_STATE.
+// Fails the calling test (ADD_FAILURE) and returns "" when no broker is running: integration
+// tests never skip silently.
+std::string kafka_bootstrap();
+
+// A name no other test run has used, so tests never see each other's topics or groups.
+std::string unique_name(std::string_view prefix);
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const;
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+
+// Creates a topic with the given partitions (replication 1) and waits until its metadata shows it.
+void create_topic(const std::string& bootstrap, const std::string& topic, int partitions);
+
+// A producer with acks=all and idempotence, so a produced message is stored exactly once.
+KafkaHandle make_producer(const std::string& bootstrap);
+
+// Produces and waits for delivery; fails the test on any delivery error.
+void produce(rd_kafka_t* producer, const std::string& topic, std::string_view key, std::string_view value,
+             int partition = RD_KAFKA_PARTITION_UA);
+void flush(rd_kafka_t* producer, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// The committed offset of `group` for each partition of `topic` (-1001 when none).
+std::vector<std::int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
+                                            const std::string& topic, int partitions);
+
+}  // namespace og::test

@@ -1,0 +1,70 @@
+#include <gtest/gtest.h>
+
+#include "correlator/event.h"
+#include "correlator/fields.h"
+
+namespace og::correlator {
+namespace {
+
+TEST(Symbol, EqualTextSharesOneCopy) {
+  Symbol a = Symbol::intern("user.session.start");
+  Symbol b = Symbol::intern(std::string("user.session.") + "start");
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.view().data(), b.view().data());
+  EXPECT_FALSE(a == Symbol::intern("user.session.end"));
+  EXPECT_TRUE(Symbol{}.empty());
+  EXPECT_EQ(Symbol::intern(""), Symbol{});
+}
+
+TEST(Fields, FixedPathsResolveAndReadBack) {
+  FieldRegistry registry;
+  Event event;
+  event.event_type = Symbol::intern("user.session.start");
+  event.geo.country = Symbol::intern("United States");
+  event.geo.lat = 37.5;
+  event.targets.push_back(EntityRef{"00u1", Symbol::intern("User"), "a@example.com", "A"});
+  std::string scratch;
+
+  FieldRef type = registry.resolve("eventType");
+  EXPECT_EQ(type.id, FieldId::event_type);
+  EXPECT_EQ(read_field(event, type, 0, scratch).text, "user.session.start");
+
+  FieldRef lat = registry.resolve("client.geographicalContext.geolocation.lat");
+  FieldView lat_view = read_field(event, lat, 0, scratch);
+  EXPECT_EQ(lat_view.kind, FieldView::Kind::number);
+  EXPECT_DOUBLE_EQ(lat_view.number, 37.5);
+  EXPECT_EQ(lat_view.text, "37.5");
+
+  FieldRef target = registry.resolve("target.alternateId");
+  EXPECT_TRUE(target.per_target());
+  EXPECT_EQ(read_field(event, target, 0, scratch).text, "a@example.com");
+  EXPECT_EQ(read_field(event, target, 1, scratch).kind, FieldView::Kind::missing);
+
+  EXPECT_EQ(read_field(event, registry.resolve("client.ipAddress"), 0, scratch).kind, FieldView::Kind::missing);
+  EXPECT_TRUE(registry.extra_paths().empty());
+}
+
+TEST(Fields, UnknownPathsBecomeExtrasWithJsonPointers) {
+  FieldRegistry registry;
+  FieldRef a = registry.resolve("debugContext.debugData.logOnlySecurityData");
+  FieldRef b = registry.resolve("a~b.c/d");
+  FieldRef again = registry.resolve("debugContext.debugData.logOnlySecurityData");
+  EXPECT_EQ(a.id, FieldId::extra);
+  EXPECT_EQ(a.extra_slot, again.extra_slot);
+  EXPECT_NE(a.extra_slot, b.extra_slot);
+  ASSERT_EQ(registry.extra_json_pointers().size(), 2u);
+  EXPECT_EQ(registry.extra_json_pointers()[0], "/debugContext/debugData/logOnlySecurityData");
+  EXPECT_EQ(registry.extra_json_pointers()[1], "/a~0b/c~1d");
+
+  Event event;
+  event.extras.push_back(ExtraField{a.extra_slot, std::string("{\"x\":1}")});
+  event.extras.push_back(ExtraField{b.extra_slot, true});
+  std::string scratch;
+  EXPECT_EQ(read_field(event, a, 0, scratch).text, "{\"x\":1}");
+  FieldView flag = read_field(event, b, 0, scratch);
+  EXPECT_EQ(flag.kind, FieldView::Kind::boolean);
+  EXPECT_TRUE(flag.boolean);
+}
+
+}  // namespace
+}  // namespace og::correlator
