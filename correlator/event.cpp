@@ -1,9 +1,10 @@
+#include "correlator/event.h"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <utility>
 
-#include "correlator/event.h"
 #include "correlator/fields.h"
 
 namespace og::correlator {
@@ -114,10 +115,14 @@ FieldRef FieldRegistry::resolve(std::string_view dotted_path) {
   pointer.push_back('/');
   for (char c : dotted_path) {
     // JSON pointer escaping (RFC 6901) for the characters that have a meaning there.
-    if (c == '.') pointer.push_back('/');
-    else if (c == '~') pointer += "~0";
-    else if (c == '/') pointer += "~1";
-    else pointer.push_back(c);
+    if (c == '.')
+      pointer.push_back('/');
+    else if (c == '~')
+      pointer += "~0";
+    else if (c == '/')
+      pointer += "~1";
+    else
+      pointer.push_back(c);
   }
   extra_paths_.emplace_back(dotted_path);
   extra_pointers_.push_back(std::move(pointer));
@@ -126,18 +131,27 @@ FieldRef FieldRegistry::resolve(std::string_view dotted_path) {
 
 FieldView read_field(const Event& event, FieldRef field, std::size_t target_index, std::string& scratch) {
   switch (field.id) {
-    case FieldId::uuid: return text(event.uuid);
+    case FieldId::uuid:
+      return text(event.uuid);
     case FieldId::published:
       if (!event.time_from_payload) return FieldView{};
       return number(static_cast<double>(event.published.time_since_epoch().count()), scratch);
-    case FieldId::source: return text(event.source.view());
-    case FieldId::event_type: return text(event.event_type.view());
-    case FieldId::severity: return text(event.severity.view());
-    case FieldId::display_message: return text(event.display_message);
-    case FieldId::actor_id: return text(event.actor.id);
-    case FieldId::actor_type: return text(event.actor.type.view());
-    case FieldId::actor_alternate_id: return text(event.actor.alternate_id);
-    case FieldId::actor_display_name: return text(event.actor.display_name);
+    case FieldId::source:
+      return text(event.source.view());
+    case FieldId::event_type:
+      return text(event.event_type.view());
+    case FieldId::severity:
+      return text(event.severity.view());
+    case FieldId::display_message:
+      return text(event.display_message);
+    case FieldId::actor_id:
+      return text(event.actor.id);
+    case FieldId::actor_type:
+      return text(event.actor.type.view());
+    case FieldId::actor_alternate_id:
+      return text(event.actor.alternate_id);
+    case FieldId::actor_display_name:
+      return text(event.actor.display_name);
     case FieldId::target_id: {
       const EntityRef* t = target_at(event, target_index);
       return t ? text(t->id) : FieldView{};
@@ -154,37 +168,66 @@ FieldView read_field(const Event& event, FieldRef field, std::size_t target_inde
       const EntityRef* t = target_at(event, target_index);
       return t ? text(t->display_name) : FieldView{};
     }
-    case FieldId::client_ip: return text(event.client_ip);
-    case FieldId::user_agent: return text(event.user_agent);
-    case FieldId::user_agent_os: return text(event.user_agent_os.view());
-    case FieldId::user_agent_browser: return text(event.user_agent_browser.view());
-    case FieldId::client_device: return text(event.client_device.view());
-    case FieldId::client_zone: return text(event.client_zone.view());
-    case FieldId::geo_city: return text(event.geo.city);
-    case FieldId::geo_state: return text(event.geo.state.view());
-    case FieldId::geo_country: return text(event.geo.country.view());
-    case FieldId::geo_postal_code: return text(event.geo.postal_code);
-    case FieldId::geo_lat: return event.geo.lat ? number(*event.geo.lat, scratch) : FieldView{};
-    case FieldId::geo_lon: return event.geo.lon ? number(*event.geo.lon, scratch) : FieldView{};
-    case FieldId::outcome_result: return text(event.outcome_result.view());
-    case FieldId::outcome_reason: return text(event.outcome_reason.view());
-    case FieldId::external_session_id: return text(event.external_session_id);
-    case FieldId::root_session_id: return text(event.root_session_id);
-    case FieldId::credential_type: return text(event.credential_type.view());
-    case FieldId::credential_provider: return text(event.credential_provider.view());
-    case FieldId::authentication_provider: return text(event.authentication_provider.view());
+    case FieldId::client_ip:
+      return text(event.client_ip);
+    case FieldId::user_agent:
+      return text(event.user_agent);
+    case FieldId::user_agent_os:
+      return text(event.user_agent_os.view());
+    case FieldId::user_agent_browser:
+      return text(event.user_agent_browser.view());
+    case FieldId::client_device:
+      return text(event.client_device.view());
+    case FieldId::client_zone:
+      return text(event.client_zone.view());
+    case FieldId::geo_city:
+      return text(event.geo.city);
+    case FieldId::geo_state:
+      return text(event.geo.state.view());
+    case FieldId::geo_country:
+      return text(event.geo.country.view());
+    case FieldId::geo_postal_code:
+      return text(event.geo.postal_code);
+    case FieldId::geo_lat:
+      return event.geo.lat ? number(*event.geo.lat, scratch) : FieldView{};
+    case FieldId::geo_lon:
+      return event.geo.lon ? number(*event.geo.lon, scratch) : FieldView{};
+    case FieldId::outcome_result:
+      return text(event.outcome_result.view());
+    case FieldId::outcome_reason:
+      return text(event.outcome_reason.view());
+    case FieldId::external_session_id:
+      return text(event.external_session_id);
+    case FieldId::root_session_id:
+      return text(event.root_session_id);
+    case FieldId::credential_type:
+      return text(event.credential_type.view());
+    case FieldId::credential_provider:
+      return text(event.credential_provider.view());
+    case FieldId::authentication_provider:
+      return text(event.authentication_provider.view());
     case FieldId::as_number:
       return event.as_number ? number(static_cast<double>(*event.as_number), scratch) : FieldView{};
-    case FieldId::as_org: return text(event.as_org);
-    case FieldId::isp: return text(event.isp);
-    case FieldId::domain: return text(event.domain);
-    case FieldId::is_proxy: return event.is_proxy ? boolean(*event.is_proxy) : FieldView{};
-    case FieldId::debug_risk: return text(event.debug_risk);
-    case FieldId::debug_threat_suspected: return text(event.debug_threat_suspected);
-    case FieldId::debug_behaviors: return text(event.debug_behaviors);
-    case FieldId::debug_request_uri: return text(event.debug_request_uri);
-    case FieldId::debug_dt_hash: return text(event.debug_dt_hash);
-    case FieldId::transaction_id: return text(event.transaction_id);
+    case FieldId::as_org:
+      return text(event.as_org);
+    case FieldId::isp:
+      return text(event.isp);
+    case FieldId::domain:
+      return text(event.domain);
+    case FieldId::is_proxy:
+      return event.is_proxy ? boolean(*event.is_proxy) : FieldView{};
+    case FieldId::debug_risk:
+      return text(event.debug_risk);
+    case FieldId::debug_threat_suspected:
+      return text(event.debug_threat_suspected);
+    case FieldId::debug_behaviors:
+      return text(event.debug_behaviors);
+    case FieldId::debug_request_uri:
+      return text(event.debug_request_uri);
+    case FieldId::debug_dt_hash:
+      return text(event.debug_dt_hash);
+    case FieldId::transaction_id:
+      return text(event.transaction_id);
     case FieldId::ip_chain:
       return target_index < event.ip_chain.size() ? text(event.ip_chain[target_index]) : FieldView{};
     case FieldId::extra: {

@@ -1,3 +1,5 @@
 #include "daemon/run.h"
 
-int main(int argc, char** argv) { return og::daemon::run(argc, argv); }
+int main(int argc, char** argv) {
+  return og::daemon::run(argc, argv);
+}

@@ -2,6 +2,8 @@
 
 namespace og::okta {
 
-std::string_view user_agent() { return "oktaguard/0.1.0"; }
+std::string_view user_agent() {
+  return "oktaguard/0.1.0";
+}
 
 }  // namespace og::okta

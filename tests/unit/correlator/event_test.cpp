@@ -1,6 +1,7 @@
+#include "correlator/event.h"
+
 #include <gtest/gtest.h>
 
-#include "correlator/event.h"
 #include "correlator/fields.h"
 
 namespace og::correlator {

@@ -1,16 +1,17 @@
+#include "daemon/run.h"
+
 #include <gtest/gtest.h>
 
 #include <array>
 #include <string>
-
-#include "daemon/run.h"
 
 namespace {
 
 int run_with(std::initializer_list<const char*> words) {
   std::vector<std::string> storage(words.begin(), words.end());
   std::vector<char*> argv;
-  for (std::string& s : storage) argv.push_back(s.data());
+  for (std::string& s : storage)
+    argv.push_back(s.data());
   return og::daemon::run(static_cast<int>(argv.size()), argv.data());
 }
 

@@ -1,0 +1,1 @@
+# Okta client tests against the emulator over real sockets.
