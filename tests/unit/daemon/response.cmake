@@ -1,0 +1,1 @@
+# daemon response tests
