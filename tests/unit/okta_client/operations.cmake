@@ -1,0 +1,3 @@
+# Unit tests of the Okta client's operations layer (actions, outcomes, lookups, identity, JSON).
+set(_og_ops_libs og_okta_client og_test_support)
+og_add_test(okta_json_test SOURCES okta_json_test.cpp LIBS ${_og_ops_libs} LABELS unit)
