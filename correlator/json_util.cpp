@@ -1,0 +1,394 @@
+#include "correlator/json_util.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace og::correlator::json {
+namespace {
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+std::string_view trim_right(std::string_view text) {
+  while (!text.empty() && is_space(text.back()))
+    text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
+std::string_view PaddedBuffer::assign(std::string_view payload) {
+  std::size_t needed = payload.size() + simdjson::SIMDJSON_PADDING;
+  if (needed > capacity_) {
+    // Grow geometrically so a stream of slowly growing messages does not reallocate each time.
+    std::size_t grown = std::max(needed, capacity_ + capacity_ / 2);
+    data_ = std::make_unique<char[]>(grown);
+    capacity_ = grown;
+  }
+  if (!payload.empty()) std::memcpy(data_.get(), payload.data(), payload.size());
+  // Zeroed so no stale bytes of an earlier, longer message follow this one (and for MSan).
+  std::memset(data_.get() + payload.size(), 0, simdjson::SIMDJSON_PADDING);
+  return {data_.get(), payload.size()};
+}
+
+std::size_t nesting_depth(std::string_view text) {
+  std::size_t depth = 0, max_depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
+std::optional<ParseFailure> precheck(std::string_view payload, const ParserLimits& limits) {
+  if (payload.size() > limits.max_message_bytes) return failure(ParseError::too_large, "message");
+  if (std::all_of(payload.begin(), payload.end(), is_space)) return failure(ParseError::empty, "message");
+  if (!simdjson::validate_utf8(payload.data(), payload.size())) return failure(ParseError::invalid_utf8, "message");
+  // The exact depth scan is scalar; a System Log event has a few dozen brackets in all, so counting
+  // them (vectorised) proves most messages shallow enough without it.
+  std::size_t brackets = 0;
+  for (char c : payload)
+    brackets += static_cast<std::size_t>((c == '{') | (c == '['));
+  if (brackets > limits.max_depth && nesting_depth(payload) > limits.max_depth)
+    return failure(ParseError::too_deep, "message");
+  return std::nullopt;
+}
+
+ParseError classify(error_code error) {
+  switch (error) {
+    case simdjson::EMPTY:
+      return ParseError::empty;
+    case simdjson::CAPACITY:
+      return ParseError::too_large;
+    case simdjson::UTF8_ERROR:
+      return ParseError::invalid_utf8;
+    case simdjson::DEPTH_ERROR:
+      return ParseError::too_deep;
+    case simdjson::TRAILING_CONTENT:
+      return ParseError::trailing_content;
+    case simdjson::INCORRECT_TYPE:
+    case simdjson::NUMBER_OUT_OF_RANGE:
+      return ParseError::wrong_type;
+    case simdjson::NO_SUCH_FIELD:
+      return ParseError::missing_field;
+    default:
+      return ParseError::invalid_json;
+  }
+}
+
+std::optional<ParseFailure> open_root(od::document& doc, od::object& root) {
+  od::json_type type;
+  if (auto error = doc.type().get(type))
+    return failure(classify(error) == ParseError::empty ? ParseError::empty : ParseError::invalid_json, "root");
+  if (type == od::json_type::object) {
+    if (doc.get_object().get(root) != simdjson::SUCCESS) return failure(ParseError::invalid_json, "root");
+    return std::nullopt;
+  }
+  // Consume the scalar or array fully so broken JSON is not reported as a mere wrong shape.
+  error_code error = simdjson::SUCCESS;
+  switch (type) {
+    case od::json_type::array: {
+      std::string_view raw;
+      error = doc.raw_json().get(raw);
+      break;
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      error = doc.get_string().get(s);
+      break;
+    }
+    case od::json_type::number: {
+      double d;
+      error = doc.get_double().get(d);
+      break;
+    }
+    case od::json_type::boolean: {
+      bool b;
+      error = doc.get_bool().get(b);
+      break;
+    }
+    case od::json_type::null: {
+      bool is_null = false;
+      error = doc.is_null().get(is_null);
+      if (!error && !is_null) error = simdjson::N_ATOM_ERROR;
+      break;
+    }
+    case od::json_type::object:
+      break;
+  }
+  if (error == simdjson::TRAILING_CONTENT) return failure(ParseError::trailing_content, "root");
+  if (error) return failure(ParseError::invalid_json, "root");
+  if (type == od::json_type::array) {
+    if (auto trailing = check_trailing(doc)) return trailing;
+  }
+  return failure(ParseError::not_an_object, "root");
+}
+
+std::optional<ParseFailure> check_trailing(od::document& doc) {
+  // simdjson 3.0.1: current_location() fails with OUT_OF_BOUNDS once every structural token has
+  // been consumed; a pointer means tokens are left after the root value.
+  const char* location = nullptr;
+  auto error = doc.current_location().get(location);
+  if (error == simdjson::OUT_OF_BOUNDS) return std::nullopt;
+  if (error) return failure(ParseError::invalid_json, "root");
+  return failure(ParseError::trailing_content, "after root");
+}
+
+error_code key_of(od::field& field, std::string_view& key) {
+  const char* start = field.key().raw();
+  const char* end = start;
+  // Stage 1 has proven every string closed, and the zeroed padding stops the scan regardless.
+  while (*end != '"' && *end != '\\' && *end != '\0')
+    ++end;
+  if (*end == '"') {
+    key = std::string_view(start, static_cast<std::size_t>(end - start));
+    return simdjson::SUCCESS;
+  }
+  return field.unescaped_key().get(key);
+}
+
+error_code read_view(od::value value, std::string_view& out) {
+  od::json_type type;
+  SIMDJSON_TRY(value.type().get(type));
+  switch (type) {
+    case od::json_type::string: {
+      SIMDJSON_TRY(value.get_string().get(out));
+      if (out == "null") out = {};
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::number: {
+      std::string_view raw = value.raw_json_token();
+      double number;
+      SIMDJSON_TRY(value.get_double().get(number));  // validates the token
+      out = trim_right(raw);
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::boolean: {
+      bool flag;
+      SIMDJSON_TRY(value.get_bool().get(flag));
+      out = flag ? "true" : "false";
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::null: {
+      bool is_null = false;
+      SIMDJSON_TRY(value.is_null().get(is_null));
+      if (!is_null) return simdjson::N_ATOM_ERROR;
+      out = {};
+      return simdjson::SUCCESS;
+    }
+    default:
+      return simdjson::INCORRECT_TYPE;
+  }
+}
+
+error_code read_text(od::value value, std::string& out) {
+  std::string_view view;
+  SIMDJSON_TRY(read_view(value, view));
+  out.assign(view);
+  return simdjson::SUCCESS;
+}
+
+error_code read_symbol(od::value value, Symbol& out) {
+  std::string_view view;
+  SIMDJSON_TRY(read_view(value, view));
+  out = Symbol::intern(view);
+  return simdjson::SUCCESS;
+}
+
+error_code read_any_text(od::value value, std::string& out) {
+  od::json_type type;
+  SIMDJSON_TRY(value.type().get(type));
+  std::string_view raw;
+  if (type == od::json_type::object) {
+    od::object object;
+    SIMDJSON_TRY(value.get_object().get(object));
+    SIMDJSON_TRY(object.raw_json().get(raw));
+  } else if (type == od::json_type::array) {
+    od::array array;
+    SIMDJSON_TRY(value.get_array().get(array));
+    SIMDJSON_TRY(array.raw_json().get(raw));
+  } else {
+    return read_text(value, out);
+  }
+  out.assign(trim_right(raw));
+  return simdjson::SUCCESS;
+}
+
+namespace {
+
+template <typename T>
+error_code number_from_string(std::string_view text, std::optional<T>& out) {
+  if (text.empty() || text == "null") {
+    out.reset();
+    return simdjson::SUCCESS;
+  }
+  T parsed{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (ec != std::errc{} || end != text.data() + text.size()) return simdjson::INCORRECT_TYPE;
+  out = parsed;
+  return simdjson::SUCCESS;
+}
+
+}  // namespace
+
+error_code read_double(od::value value, std::optional<double>& out) {
+  od::json_type type;
+  SIMDJSON_TRY(value.type().get(type));
+  if (type == od::json_type::number) {
+    double number;
+    SIMDJSON_TRY(value.get_double().get(number));
+    out = number;
+    return simdjson::SUCCESS;
+  }
+  if (type == od::json_type::string || type == od::json_type::null) {
+    std::string_view text;
+    SIMDJSON_TRY(read_view(value, text));
+    return number_from_string(text, out);
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
+error_code read_int64(od::value value, std::optional<std::int64_t>& out) {
+  od::json_type type;
+  SIMDJSON_TRY(value.type().get(type));
+  if (type == od::json_type::number) {
+    std::int64_t number;
+    SIMDJSON_TRY(value.get_int64().get(number));
+    out = number;
+    return simdjson::SUCCESS;
+  }
+  if (type == od::json_type::string || type == od::json_type::null) {
+    std::string_view text;
+    SIMDJSON_TRY(read_view(value, text));
+    return number_from_string(text, out);
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
+error_code read_bool(od::value value, std::optional<bool>& out) {
+  od::json_type type;
+  SIMDJSON_TRY(value.type().get(type));
+  if (type == od::json_type::boolean) {
+    bool flag;
+    SIMDJSON_TRY(value.get_bool().get(flag));
+    out = flag;
+    return simdjson::SUCCESS;
+  }
+  if (type == od::json_type::string || type == od::json_type::null) {
+    std::string_view text;
+    SIMDJSON_TRY(read_view(value, text));
+    if (text.empty())
+      out.reset();
+    else if (text == "true")
+      out = true;
+    else if (text == "false")
+      out = false;
+    else
+      return simdjson::INCORRECT_TYPE;
+    return simdjson::SUCCESS;
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
+error_code read_extra(od::value value, ExtraValue& out) {
+  od::json_type type;
+  SIMDJSON_TRY(value.type().get(type));
+  switch (type) {
+    case od::json_type::string: {
+      std::string_view text;
+      SIMDJSON_TRY(value.get_string().get(text));
+      out = std::string(text);
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::number: {
+      double number;
+      SIMDJSON_TRY(value.get_double().get(number));
+      out = number;
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::boolean: {
+      bool flag;
+      SIMDJSON_TRY(value.get_bool().get(flag));
+      out = flag;
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::null: {
+      bool is_null = false;
+      SIMDJSON_TRY(value.is_null().get(is_null));
+      if (!is_null) return simdjson::N_ATOM_ERROR;
+      out = std::monostate{};
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::object:
+    case od::json_type::array: {
+      std::string text;
+      SIMDJSON_TRY(read_any_text(value, text));
+      out = std::move(text);
+      return simdjson::SUCCESS;
+    }
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
+error_code object_or_null(od::value value, od::object& out, bool& present) {
+  od::json_type type;
+  SIMDJSON_TRY(value.type().get(type));
+  if (type == od::json_type::null) {
+    present = false;
+    bool is_null = false;
+    SIMDJSON_TRY(value.is_null().get(is_null));
+    return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+  }
+  if (type != od::json_type::object) return simdjson::INCORRECT_TYPE;
+  present = true;
+  return value.get_object().get(out);
+}
+
+error_code array_or_null(od::value value, od::array& out, bool& present) {
+  od::json_type type;
+  SIMDJSON_TRY(value.type().get(type));
+  if (type == od::json_type::null) {
+    present = false;
+    bool is_null = false;
+    SIMDJSON_TRY(value.is_null().get(is_null));
+    return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+  }
+  if (type != od::json_type::array) return simdjson::INCORRECT_TYPE;
+  present = true;
+  return value.get_array().get(out);
+}
+
+std::optional<ParseFailure> read_extras(od::document& doc, const FieldRegistry* extras, std::vector<ExtraField>& out) {
+  if (extras == nullptr) return std::nullopt;
+  const std::vector<std::string>& pointers = extras->extra_json_pointers();
+  for (std::size_t slot = 0; slot < pointers.size(); ++slot) {
+    od::value value;
+    auto error = doc.at_pointer(pointers[slot]).get(value);
+    if (error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS ||
+        error == simdjson::INCORRECT_TYPE || error == simdjson::INVALID_JSON_POINTER)
+      continue;  // absent here: a rule sees `missing`
+    ExtraValue extra;
+    if (!error) error = read_extra(value, extra);
+    if (error)
+      return failure(classify(error) == ParseError::wrong_type ? ParseError::invalid_json : classify(error),
+                     extras->extra_paths()[slot]);
+    out.push_back(ExtraField{static_cast<std::uint16_t>(slot), std::move(extra)});
+  }
+  return std::nullopt;
+}
+
+}  // namespace og::correlator::json
