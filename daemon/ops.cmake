@@ -1,1 +1,11 @@
-# Operations: target_sources(og_daemon PRIVATE ...) for metrics, the ops server, logging, sd_notify.
+# Operations: metrics registry, ops HTTP server, JSON logs, sd_notify, startup steps, signals and the
+# configuration loader. A library of its own so it depends on Asio, yaml-cpp and libsystemd only, not
+# on the Kafka sources or the Okta client; og_daemon links it.
+add_library(og_ops STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/metrics.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/log.cpp
+)
+target_link_libraries(og_ops
+  PUBLIC og_boost_asio yaml-cpp PkgConfig::SYSTEMD fmt::fmt
+  PRIVATE og_warnings)
+target_link_libraries(og_daemon PUBLIC og_ops)
