@@ -84,7 +84,7 @@ class PrivateKeyJwtAuthenticator final : public Authenticator {
 
   JwtAlgorithm algorithm() const;
   // A signed client assertion for `now` (exposed for tests: verified against the public key there).
-  boost::system::result<std::string, std::string> make_client_assertion(std::chrono::system_clock::time_point now);
+  boost::system::result<std::string, TransportFailure> make_client_assertion(std::chrono::system_clock::time_point now);
   std::uint64_t token_requests() const { return token_requests_; }
 
   struct Key;

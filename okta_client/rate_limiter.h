@@ -102,7 +102,6 @@ class RateLimiter {
     Clock::time_point blocked_until{};
     Clock::time_point last_start{};
     std::size_t in_flight = 0;
-    std::size_t started_since_headers = 0;
   };
   const State& state(Bucket b) const { return states_[static_cast<std::size_t>(b)]; }
   State& state(Bucket b) { return states_[static_cast<std::size_t>(b)]; }

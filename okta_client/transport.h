@@ -61,7 +61,7 @@ enum class TransportError : std::uint8_t {
   connect_failed,   // resolve/connect failed on every attempt; nothing was sent
   tls_failed,       // handshake or certificate verification failed; nothing was sent
   timeout,          // an idempotent request timed out on every attempt
-  unknown_outcome,  // a non-idempotent request was sent but no usable answer came back (timeout, reset, 5xx)
+  unknown_outcome,  // sent, but no usable answer came back (non-idempotent: at once; idempotent: on every attempt)
   rate_limited,     // still 429 after max_retries
   body_too_large,   // response body over TransportConfig::body_limit
   auth_failed,      // no credentials could be obtained, or Okta answered 401 with fresh credentials
