@@ -1,0 +1,87 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "correlator/event.h"
+#include "correlator/fields.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace og::correlator {
+
+// An IPv4 or IPv6 network; IPv4 is held as an IPv4-mapped IPv6 address so one compare serves both.
+struct Cidr {
+  std::array<std::uint8_t, 16> address{};
+  std::uint8_t prefix_bits = 128;  // in the 128-bit space
+  bool contains(const std::array<std::uint8_t, 16>& ip) const;
+};
+
+// Parses "10.0.0.0/8", "2001:db8::/32" or a bare address (a /32 or /128).
+std::optional<Cidr> parse_cidr(std::string_view text);
+std::optional<std::array<std::uint8_t, 16>> parse_ip(std::string_view text);
+
+// One operator applied to one field value.
+struct FieldOp {
+  enum class Kind : std::uint8_t {
+    equals,  // any of `strings`
+    prefix,
+    suffix,
+    contains,
+    regex,
+    cidr,
+    gt,
+    gte,
+    lt,
+    lte,
+    num_equals,   // `number`, or the string form in `strings` for non-number fields
+    bool_equals,  // `boolean`, or "true"/"false" text
+    exists,       // `boolean`: must exist (true) or must be absent (false)
+    negate,       // `group` does not hold
+  };
+  Kind kind = Kind::equals;
+  bool ignore_case = false;
+  std::vector<std::string> strings;  // lower-cased when ignore_case; sorted for equals
+  std::shared_ptr<const re2::RE2> regex;
+  std::vector<Cidr> cidrs;
+  double number = 0;
+  bool boolean = false;
+  std::vector<FieldOp> group;
+};
+
+// A compiled predicate over one event. Built by the loader; immutable and shareable across threads.
+struct PredicateNode {
+  enum class Kind : std::uint8_t { always, all, any, negate, field, any_target, all_targets };
+  Kind kind = Kind::always;
+  std::vector<PredicateNode> children;
+  FieldRef field;
+  std::vector<FieldOp> ops;  // kind == field: all must hold
+};
+
+class Predicate {
+ public:
+  Predicate() = default;
+  explicit Predicate(PredicateNode root) : root_(std::move(root)) {}
+  bool matches(const Event& event) const;
+  const PredicateNode& root() const { return root_; }
+  bool is_always() const { return root_.kind == PredicateNode::Kind::always; }
+
+  // The eventType values an event must have for this predicate to hold; empty when any type may
+  // match. Used to index detections by event type.
+  std::vector<std::string> required_event_types() const;
+
+ private:
+  PredicateNode root_;
+};
+
+// Evaluates one field operator on a value (exposed for tests).
+bool eval_field_op(const FieldOp& op, const FieldView& value);
+
+}  // namespace og::correlator
