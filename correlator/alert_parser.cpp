@@ -64,7 +64,14 @@ boost::system::result<Event, ParseFailure> AlertParser::parse(std::string_view p
   if (auto error = parser_.iterate(padded.data(), padded.size(), buffer_.capacity()).get(doc))
     return failure(json::classify(error), "document");
   od::object root;
-  if (auto bad = json::open_root(doc, root)) return *bad;
+  if (auto bad = json::open_root(doc, root)) {
+    if (auto end = json::trailing_split(payload)) {
+      auto prefix = parse(payload.substr(0, *end), meta);
+      if (prefix) return failure(ParseError::trailing_content, "after root");
+      return prefix.error();
+    }
+    return *bad;
+  }
   // Walk the root once so truncation and trailing bytes are caught even where no pointer looks.
   for (auto result : root) {
     od::field field;

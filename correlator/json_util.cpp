@@ -54,6 +54,34 @@ std::size_t nesting_depth(std::string_view text) {
   return max_depth;
 }
 
+std::optional<std::size_t> trailing_split(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size() && is_space(text[i]))
+    ++i;
+  if (i == text.size() || (text[i] != '{' && text[i] != '[')) return std::nullopt;
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if ((c == '}' || c == ']') && --depth == 0) {
+      std::size_t end = i + 1;
+      std::string_view rest = text.substr(end);
+      if (std::all_of(rest.begin(), rest.end(), is_space)) return std::nullopt;
+      return end;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<ParseFailure> precheck(std::string_view payload, const ParserLimits& limits) {
   if (payload.size() > limits.max_message_bytes) return failure(ParseError::too_large, "message");
   if (std::all_of(payload.begin(), payload.end(), is_space)) return failure(ParseError::empty, "message");

@@ -50,6 +50,12 @@ ParseError classify(error_code error);
 // broken JSON.
 std::optional<ParseFailure> open_root(od::document& doc, od::object& root);
 
+// simdjson 3.0.1 refuses to open a root object unless the last token of the input is its closing
+// brace, so `{...} xyz` fails as if truncated. When the input holds a complete first container
+// followed by more than whitespace, returns the length of that container, so the caller can parse
+// just it and report trailing_content if it is valid.
+std::optional<std::size_t> trailing_split(std::string_view text);
+
 // Call after the root value has been fully consumed: anything but whitespace left is an error.
 std::optional<ParseFailure> check_trailing(od::document& doc);
 

@@ -15,7 +15,14 @@ boost::system::result<Event, ParseFailure> OktaLogParser::parse(std::string_view
   if (auto error = parser_.iterate(padded.data(), padded.size(), buffer_.capacity()).get(doc))
     return failure(json::classify(error), "document");
   od::object root;
-  if (auto bad = json::open_root(doc, root)) return *bad;
+  if (auto bad = json::open_root(doc, root)) {
+    if (auto end = json::trailing_split(payload)) {
+      auto prefix = parse(payload.substr(0, *end), meta);
+      if (prefix) return failure(ParseError::trailing_content, "after root");
+      return prefix.error();
+    }
+    return *bad;
+  }
 
   Event event;
   event.source = meta.source;

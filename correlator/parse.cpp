@@ -59,7 +59,14 @@ boost::system::result<std::vector<std::string>, ParseFailure> split_json_array(s
   if (doc.type().get(type) != simdjson::SUCCESS) return failure(ParseError::invalid_json, "root");
   if (type != od::json_type::array) return failure(ParseError::not_an_object, "root is not an array");
   od::array array;
-  if (auto error = doc.get_array().get(array)) return failure(json::classify(error), "root");
+  if (auto error = doc.get_array().get(array)) {
+    if (auto end = json::trailing_split(document)) {
+      auto prefix = split_json_array(document.substr(0, *end), limits);
+      if (prefix) return failure(ParseError::trailing_content, "after root");
+      return prefix.error();
+    }
+    return failure(json::classify(error), "root");
+  }
   std::vector<std::string> elements;
   for (auto element : array) {
     od::value value;
