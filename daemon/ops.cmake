@@ -6,6 +6,8 @@ add_library(og_ops STATIC
   ${CMAKE_CURRENT_LIST_DIR}/log.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sd_notify.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ops_server.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/app.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/signals.cpp
 )
 target_link_libraries(og_ops
   PUBLIC og_boost_asio yaml-cpp PkgConfig::SYSTEMD fmt::fmt
