@@ -67,9 +67,11 @@ std::string json_value(const ProfileValue& v) {
                     v);
 }
 
-// Okta ids are alphanumeric (00u..., 00g...). Anything else is refused before it reaches a path.
+// Okta ids are alphanumeric (00u..., 00g...). Anything else is refused before it reaches a path, and
+// so is "me", which Okta reads as the API token's own user.
 bool is_okta_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
+  if (id.size() == 2 && (id[0] | 0x20) == 'm' && (id[1] | 0x20) == 'e') return false;
   for (char c : id) {
     const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
     if (!alnum) return false;

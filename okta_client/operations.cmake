@@ -4,4 +4,6 @@ target_sources(og_okta_client PRIVATE
   actions.cpp
   okta_json.cpp
   outcome.cpp
+  lookups.cpp
+  identity.cpp
 )

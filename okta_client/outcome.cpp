@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <stdexcept>
+
 namespace og::okta {
 
 std::string_view to_string(OutcomeKind kind) {
@@ -60,6 +62,10 @@ void append_okta_error(std::string& out, const std::optional<OktaError>& e) {
 }
 
 }  // namespace
+
+void throw_exception_from_error(const Failure& failure, const boost::source_location&) {
+  throw std::runtime_error(describe(failure));
+}
 
 std::string describe(const ActionOutcome& o) {
   std::string out(to_string(o.kind));

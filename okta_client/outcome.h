@@ -2,6 +2,7 @@
 
 // Typed outcomes of Okta operations, and the classification of transport results into them.
 
+#include <boost/assert/source_location.hpp>
 #include <fmt/format.h>
 
 #include <cstdint>
@@ -74,6 +75,9 @@ struct ActionOutcome {
 
   bool done() const { return kind == OutcomeKind::success || kind == OutcomeKind::already_in_state; }
 };
+
+// Lets result<T, Failure>::value() throw (found by ADL); the data plane uses has_value() instead.
+[[noreturn]] void throw_exception_from_error(const Failure& failure, const boost::source_location& loc);
 
 // Log/diagnostic text for an outcome: kind, status, Okta error code/summary/id/causes. Never the secret.
 std::string describe(const ActionOutcome& outcome);
