@@ -1023,8 +1023,9 @@ void Loader::compile_detection(const RawDetection& raw, DetectionRule& d) {
       }
     }
     if (d.kind != ConstructKind::geo_velocity && d.kind != ConstructKind::first_seen && d.within.count() <= 0 &&
-        d.kind != ConstructKind::single) {
-      error(f, v, p + ".within", "expected a window longer than 0");
+        d.kind != ConstructKind::single && v.IsMap() && v["within"] && v["within"].IsScalar() &&
+        parse_duration(v["within"].Scalar())) {
+      error(f, v["within"], p + ".within", "expected a window longer than 0");
     }
   }
   if (!no_events && !any_type) {

@@ -4,4 +4,7 @@ target_sources(og_correlator PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/rule_predicate.cpp
   ${CMAKE_CURRENT_LIST_DIR}/rule_template.cpp
   ${CMAKE_CURRENT_LIST_DIR}/rule_loader.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/risk.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/decision.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/engine.cpp
 )

@@ -1,0 +1,918 @@
+#include "correlator/engine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "correlator/engine_state.h"
+
+namespace og::correlator {
+namespace {
+
+constexpr double kEarthRadiusKm = 6371.0088;
+
+double haversine_km(double lat1, double lon1, double lat2, double lon2) {
+  constexpr double rad = std::numbers::pi / 180.0;
+  double dlat = (lat2 - lat1) * rad;
+  double dlon = (lon2 - lon1) * rad;
+  double a = std::sin(dlat / 2) * std::sin(dlat / 2) +
+             std::cos(lat1 * rad) * std::cos(lat2 * rad) * std::sin(dlon / 2) * std::sin(dlon / 2);
+  return 2 * kEarthRadiusKm * std::asin(std::min(1.0, std::sqrt(a)));
+}
+
+std::int32_t minutes(EventTime t) {
+  return static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::minutes>(t.time_since_epoch()).count());
+}
+
+bool user_actor(const EntityRef& a, UserRef& out) {
+  if (a.identity_kind != IdentityKind::okta_id) {
+    const std::string& id = a.alternate_id.empty() ? a.id : a.alternate_id;
+    if (id.empty()) return false;
+    out = UserRef{id, a.identity_kind};
+    return true;
+  }
+  if (a.id.empty()) return false;
+  if (!a.type.empty() && a.type.view() != "User") return false;
+  out = UserRef{a.id, IdentityKind::okta_id};
+  return true;
+}
+
+void insert_sorted(std::vector<WindowEntry>& entries, WindowEntry e) {
+  auto pos = entries.end();
+  while (pos != entries.begin() && std::prev(pos)->time > e.time)
+    --pos;
+  entries.insert(pos, std::move(e));
+}
+
+void trim_before(std::vector<WindowEntry>& entries, EventTime cutoff) {
+  auto it = std::find_if(entries.begin(), entries.end(), [&](const WindowEntry& e) { return e.time >= cutoff; });
+  entries.erase(entries.begin(), it);
+}
+
+bool condition_holds(const ResponseCondition& c, double risk, std::uint32_t detection, DetectionSeverity sev) {
+  switch (c.kind) {
+    case ResponseCondition::Kind::risk_at_least:
+      return risk >= c.risk;
+    case ResponseCondition::Kind::detection:
+      return std::find(c.detections.begin(), c.detections.end(), detection) != c.detections.end();
+    case ResponseCondition::Kind::severity_at_least:
+      return sev >= c.severity;
+    case ResponseCondition::Kind::all:
+      return std::all_of(c.children.begin(), c.children.end(),
+                         [&](const ResponseCondition& x) { return condition_holds(x, risk, detection, sev); });
+    case ResponseCondition::Kind::any:
+      return std::any_of(c.children.begin(), c.children.end(),
+                         [&](const ResponseCondition& x) { return condition_holds(x, risk, detection, sev); });
+    case ResponseCondition::Kind::negate:
+      return !condition_holds(c.children.front(), risk, detection, sev);
+  }
+  return false;
+}
+
+}  // namespace
+
+std::uint64_t key_hash(std::string_view key) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+// The engine's inner loop, written as free functions over the shard so snapshot.cpp can share types.
+struct ShardAccess {
+  Shard& s;
+  Shard::Impl& m;
+
+  const RuleSet& rules() const { return *s.rules_; }
+
+  bool key_of(const DetectionRule& r, const Event& e) {
+    m.key_buf.clear();
+    for (std::size_t i = 0; i < r.key.size(); ++i) {
+      FieldView v = read_field(e, r.key[i], 0, m.scratch);
+      if (v.kind == FieldView::Kind::missing || v.kind == FieldView::Kind::null || v.text.empty()) return false;
+      if (i) m.key_buf.push_back('\x1f');
+      m.key_buf.append(v.text);
+    }
+    return true;
+  }
+
+  bool exception_matches(const ExceptionRule& ex, const UserRef* user, const Event* e) {
+    if (ex.expires && e && e->published >= *ex.expires) return false;
+    if (ex.expires && !e && s.now_ >= *ex.expires) return false;
+    if (!ex.users.empty()) {
+      bool hit = false;
+      for (const std::string& u : ex.users) {
+        if ((user && user->id == u) || (e && (e->actor.id == u || e->actor.alternate_id == u))) hit = true;
+      }
+      if (!hit) return false;
+    }
+    if (!ex.groups.empty()) {
+      if (!s.options_.group_lookup) return false;
+      UserRef subject;
+      if (user)
+        subject = *user;
+      else if (!e || !user_actor(e->actor, subject))
+        return false;
+      bool hit = std::any_of(ex.groups.begin(), ex.groups.end(),
+                             [&](const std::string& g) { return s.options_.group_lookup(subject, g); });
+      if (!hit) return false;
+    }
+    if (!ex.ips.empty()) {
+      if (!e) return false;
+      auto ip = parse_ip(e->client_ip);
+      if (!ip || std::none_of(ex.ips.begin(), ex.ips.end(), [&](const Cidr& c) { return c.contains(*ip); }))
+        return false;
+    }
+    if (ex.has_where && (!e || !ex.where.matches(*e))) return false;
+    return true;
+  }
+
+  bool detection_excepted(std::uint32_t d, const Event& e) {
+    for (std::uint32_t x : rules().detection_exceptions[d]) {
+      if (exception_matches(rules().exceptions[x], nullptr, &e)) {
+        ++m.metrics.excepted;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Common gate for a detection on an event: key present, owned here, not excepted.
+  bool admit(std::uint32_t d, const Event& e, std::uint64_t& kh) {
+    if (!key_of(rules().detections[d], e)) return false;
+    kh = key_hash(m.key_buf);
+    if (!s.owns(kh)) return false;
+    return !detection_excepted(d, e);
+  }
+
+  WindowEntry entry(const Event& e, std::uint64_t value = 0) {
+    return WindowEntry{e.published, value, e.uuid, e.actor.id};
+  }
+
+  // -- firing --------------------------------------------------------------------------------
+  void fire(std::uint32_t d, const std::string& key, std::uint64_t kh, EventTime t, EventTime start, const Event* e,
+            const std::vector<WindowEntry>& evidence, const std::string* fallback_actor) {
+    const DetectionRule& r = rules().detections[d];
+    DetectionStore& store = m.stores[d];
+    if (r.cooldown.count() > 0) {
+      auto it = store.fired.find(kh);
+      if (it != store.fired.end() && t - it->second < r.cooldown) return;
+      store.fired[kh] = t;
+    }
+    Detection det;
+    det.rule = d;
+    det.id = r.id;
+    det.key = key;
+    det.severity = r.severity;
+    det.time = t;
+    det.window_start = start;
+    det.risk = r.risk;
+    for (const WindowEntry& w : evidence) {
+      if (w.uuid.empty()) continue;
+      // Evidence detections store the signal detection's uuids comma-joined.
+      std::string_view rest = w.uuid;
+      while (!rest.empty()) {
+        auto comma = rest.find(',');
+        det.evidence.emplace_back(rest.substr(0, comma));
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+      }
+    }
+    std::sort(det.evidence.begin(), det.evidence.end());
+    det.evidence.erase(std::unique(det.evidence.begin(), det.evidence.end()), det.evidence.end());
+    switch (r.risk_to) {
+      case RiskTo::actor: {
+        UserRef u;
+        if (e && user_actor(e->actor, u))
+          det.users.push_back(std::move(u));
+        else if (!e && fallback_actor && !fallback_actor->empty())
+          det.users.push_back(UserRef{*fallback_actor, IdentityKind::okta_id});
+        break;
+      }
+      case RiskTo::targets:
+        if (e) {
+          for (const EntityRef& t2 : e->targets) {
+            if (t2.type.view() == "User" && !t2.id.empty()) det.users.push_back(UserRef{t2.id, IdentityKind::okta_id});
+          }
+        }
+        break;
+      case RiskTo::key:
+        det.users.push_back(UserRef{key, IdentityKind::okta_id});
+        break;
+      case RiskTo::key_users: {
+        std::vector<std::string> actors;
+        for (const WindowEntry& w : evidence) {
+          if (!w.actor.empty()) actors.push_back(w.actor);
+        }
+        std::sort(actors.begin(), actors.end());
+        actors.erase(std::unique(actors.begin(), actors.end()), actors.end());
+        for (std::string& a : actors)
+          det.users.push_back(UserRef{std::move(a), IdentityKind::okta_id});
+        break;
+      }
+    }
+    ++m.metrics.detections;
+    const std::string client_ip = e ? e->client_ip : std::string();
+    for (const UserRef& u : det.users) {
+      RiskContribution c{r.id, key, r.risk, t, det.evidence};
+      if (s.owns(key_hash(u.id))) {
+        double risk = r.risk > 0 ? m.ledger.add(u, std::move(c)) : m.ledger.value(u.id, t);
+        respond(u, d, risk, t, e, client_ip, key);
+      } else {
+        s.foreign_.push_back(ForeignRisk{u, std::move(c), d, r.severity, client_ip});
+      }
+    }
+    std::vector<std::string> evidence_ids = det.evidence;
+    s.detections_.push_back(std::move(det));
+    for (std::uint32_t listener : r.listeners)
+      signal_detection(listener, d, key, kh, t, evidence_ids, e);
+  }
+
+  void respond(const UserRef& user, std::uint32_t d, double risk, EventTime t, const Event* e,
+               const std::string& client_ip, const std::string& key) {
+    const RuleSet& rs = rules();
+    const DetectionRule& r = rs.detections[d];
+    for (std::uint32_t ri = 0; ri < rs.responses.size(); ++ri) {
+      const ResponseRule& resp = rs.responses[ri];
+      if (!condition_holds(resp.when, risk, d, r.severity)) continue;
+      std::string state_key = resp.id;
+      state_key.push_back('\x1f');
+      state_key += user.id;
+      auto it = m.responses.find(state_key);
+      if (it != m.responses.end() && t - it->second.last < resp.cooldown) continue;
+      bool excepted = false;
+      for (std::uint32_t x : rs.response_exceptions[ri]) {
+        const ExceptionRule& ex = rs.exceptions[x];
+        if (e) {
+          excepted = exception_matches(ex, &user, e);
+        } else {
+          Event stub;
+          stub.published = t;
+          stub.client_ip = client_ip;
+          excepted = !ex.has_where && exception_matches(ex, &user, &stub);
+        }
+        if (excepted) break;
+      }
+      if (excepted) {
+        ++m.metrics.excepted;
+        continue;
+      }
+      std::uint32_t tier = 0;
+      if (it != m.responses.end() && t - it->second.last <= resp.escalation_horizon)
+        tier = std::min<std::uint32_t>(it->second.tier + 1, static_cast<std::uint32_t>(resp.tiers.size() - 1));
+      m.responses[state_key] = ResponseState{t, tier};
+      if (resp.tiers.empty()) continue;
+      const std::vector<ActionSpec>& actions = resp.tiers[tier];
+      TemplateContext ctx{risk, r.id, r.title, user.id, key, to_string(r.severity)};
+      for (std::uint32_t ord = 0; ord < actions.size(); ++ord) {
+        const ActionSpec& a = actions[ord];
+        Decision dec;
+        dec.id = decision_id(resp.id, user, t, ord);
+        dec.response = resp.id;
+        dec.user = user;
+        dec.action = a.kind;
+        dec.ttl = a.ttl;
+        dec.oauth_tokens = a.oauth_tokens;
+        dec.forget_devices = a.forget_devices;
+        dec.temp_password = a.temp_password;
+        dec.revoke_sessions = a.revoke_sessions;
+        dec.send_email = a.kind == ActionKind::reset_password ? a.send_email : false;
+        dec.group = a.group;
+        dec.group_is_id = a.group_is_id;
+        for (const auto& [attr, tmpl] : a.profile)
+          dec.profile.emplace_back(attr, render_template(tmpl, ctx));
+        dec.level = a.level;
+        if (!a.message.empty()) dec.message = render_template(a.message, ctx);
+        dec.ordinal = ord;
+        dec.tier = tier;
+        dec.detections.push_back(r.id);
+        if (const UserRisk* ur = m.ledger.find(user.id); ur && !ur->contributions.empty())
+          dec.evidence = ur->contributions.back().evidence;
+        dec.risk = risk;
+        dec.time = t;
+        ++m.metrics.decisions;
+        s.decisions_.push_back(std::move(dec));
+      }
+    }
+  }
+
+  // -- constructs ----------------------------------------------------------------------------
+  void single(std::uint32_t d, const Event& e) {
+    const DetectionRule& r = rules().detections[d];
+    if (!r.where.matches(e)) return;
+    std::uint64_t kh = 0;
+    if (!admit(d, e, kh)) return;
+    std::string key = m.key_buf;
+    std::vector<WindowEntry> ev{entry(e)};
+    fire(d, key, kh, e.published, e.published, &e, ev, nullptr);
+  }
+
+  void threshold(std::uint32_t d, const Event& e) {
+    const DetectionRule& r = rules().detections[d];
+    if (!r.where.matches(e)) return;
+    std::uint64_t kh = 0;
+    if (!admit(d, e, kh)) return;
+    WindowState& st = m.stores[d].windows[kh];
+    st.last_seen = std::max(st.last_seen, e.published);
+    insert_sorted(st.entries, entry(e));
+    trim_before(st.entries, e.published - r.within);
+    if (st.entries.size() >= r.count) {
+      std::vector<WindowEntry> ev = std::move(st.entries);
+      st.entries.clear();
+      std::string key = m.key_buf;
+      fire(d, key, kh, e.published, ev.front().time, &e, ev, nullptr);
+    }
+  }
+
+  void distinct(std::uint32_t d, const Event& e) {
+    const DetectionRule& r = rules().detections[d];
+    if (!r.where.matches(e)) return;
+    FieldView v = read_field(e, r.field, 0, m.scratch);
+    if (v.kind == FieldView::Kind::missing || v.kind == FieldView::Kind::null || v.text.empty()) return;
+    std::uint64_t value = key_hash(v.text);
+    std::uint64_t kh = 0;
+    if (!admit(d, e, kh)) return;
+    WindowState& st = m.stores[d].windows[kh];
+    st.last_seen = std::max(st.last_seen, e.published);
+    auto same =
+        std::find_if(st.entries.begin(), st.entries.end(), [&](const WindowEntry& w) { return w.value == value; });
+    if (same != st.entries.end()) {
+      if (same->time > e.published) return;  // a late duplicate adds nothing
+      st.entries.erase(same);
+    }
+    insert_sorted(st.entries, entry(e, value));
+    trim_before(st.entries, e.published - r.within);
+    if (st.entries.size() >= r.count) {
+      std::vector<WindowEntry> ev = std::move(st.entries);
+      st.entries.clear();
+      std::string key = m.key_buf;
+      fire(d, key, kh, e.published, ev.front().time, &e, ev, nullptr);
+    }
+  }
+
+  static void advance_first(const DetectionRule& r, SequenceState& st) {
+    if (st.step != 0 || st.first.size() < r.steps[0].count) return;
+    st.step = 1;
+    st.count = 0;
+    auto from = st.first.end() - static_cast<std::ptrdiff_t>(r.steps[0].count);
+    st.start = from->time;
+    st.evidence.assign(from, st.first.end());
+  }
+
+  void sequence(std::uint32_t d, const Event& e) {
+    const DetectionRule& r = rules().detections[d];
+    DetectionStore& store = m.stores[d];
+    bool m0 = r.steps[0].where.matches(e);
+    std::uint64_t kh = 0;
+    SequenceState* st = nullptr;
+    if (m0) {
+      if (!admit(d, e, kh)) return;
+      st = &store.sequences[kh];
+    } else {
+      if (!key_of(r, e)) return;
+      kh = key_hash(m.key_buf);
+      auto it = store.sequences.find(kh);
+      if (it == store.sequences.end() || it->second.step == 0 || !s.owns(kh)) return;
+      std::uint32_t step = it->second.step;
+      if (step >= r.steps.size() || !r.steps[step].where.matches(e)) return;
+      if (detection_excepted(d, e)) return;
+      st = &it->second;
+    }
+    EventTime t = e.published;
+    st->last_seen = std::max(st->last_seen, t);
+    trim_before(st->first, t - r.within);
+    if (st->step >= 1 && t - st->start > r.within) {
+      st->step = 0;
+      st->count = 0;
+      st->evidence.clear();
+      advance_first(r, *st);
+    }
+    bool counted = false;
+    if (st->step >= 1 && r.steps[st->step].where.matches(e)) {
+      counted = true;
+      st->evidence.push_back(entry(e));
+      if (++st->count >= r.steps[st->step].count) {
+        ++st->step;
+        st->count = 0;
+      }
+    }
+    if (!counted && m0) {
+      insert_sorted(st->first, entry(e));
+      advance_first(r, *st);
+    }
+    if (st->step >= r.steps.size()) {
+      std::vector<WindowEntry> ev = std::move(st->evidence);
+      EventTime start = st->start;
+      st->evidence.clear();
+      st->first.clear();
+      st->step = 0;
+      st->count = 0;
+      std::string key = m.key_buf;
+      fire(d, key, kh, t, start, &e, ev, nullptr);
+    }
+  }
+
+  void absence(std::uint32_t d, const Event& e) {
+    const DetectionRule& r = rules().detections[d];
+    DetectionStore& store = m.stores[d];
+    bool then = r.absence_then.matches(e);
+    bool first = r.absence_first.matches(e);
+    if (!then && !first) return;
+    std::uint64_t kh = 0;
+    if (!admit(d, e, kh)) return;
+    if (then) {
+      if (auto it = store.absences.find(kh); it != store.absences.end()) {
+        store.absences.erase(it);
+        store.absence_keys.erase(kh);
+      }
+    }
+    if (first) {
+      AbsenceState& st = store.absences[kh];
+      st.last_seen = std::max(st.last_seen, e.published);
+      if (!st.has_pending) {
+        st.has_pending = true;
+        st.pending = entry(e);
+        store.absence_keys[kh] = m.key_buf;
+        m.timers.push(AbsenceTimer{e.published + r.within, d, kh});
+      }
+    }
+  }
+
+  void fire_timer(const AbsenceTimer& timer) {
+    if (timer.detection >= m.stores.size()) return;
+    const DetectionRule& r = rules().detections[timer.detection];
+    if (r.kind != ConstructKind::absence) return;
+    DetectionStore& store = m.stores[timer.detection];
+    auto it = store.absences.find(timer.key);
+    if (it == store.absences.end() || !it->second.has_pending) return;
+    if (it->second.pending.time + r.within != timer.deadline) return;  // superseded
+    std::vector<WindowEntry> ev{it->second.pending};
+    std::string key = store.absence_keys[timer.key];
+    store.absences.erase(it);
+    store.absence_keys.erase(timer.key);
+    fire(timer.detection, key, timer.key, timer.deadline, ev.front().time, nullptr, ev, &ev.front().actor);
+  }
+
+  void geo_velocity(std::uint32_t d, const Event& e) {
+    const DetectionRule& r = rules().detections[d];
+    if (!e.geo.lat || !e.geo.lon || !r.where.matches(e)) return;
+    std::uint64_t kh = 0;
+    if (!admit(d, e, kh)) return;
+    auto [it, inserted] = m.stores[d].geo.try_emplace(kh);
+    GeoState& st = it->second;
+    EventTime t = e.published;
+    if (!inserted && t >= st.time && t - st.time <= r.forget_after) {
+      double km = haversine_km(st.lat, st.lon, *e.geo.lat, *e.geo.lon);
+      double hours = std::chrono::duration<double, std::ratio<3600>>(t - st.time).count();
+      double kmh = hours > 0 ? km / hours : std::numeric_limits<double>::infinity();
+      if (km >= r.min_km && kmh > r.max_kmh) {
+        std::vector<WindowEntry> ev{WindowEntry{st.time, 0, st.uuid, e.actor.id}, entry(e)};
+        EventTime start = st.time;
+        st = GeoState{t, static_cast<float>(*e.geo.lat), static_cast<float>(*e.geo.lon), e.uuid};
+        std::string key = m.key_buf;
+        fire(d, key, kh, t, start, &e, ev, nullptr);
+        return;
+      }
+    }
+    if (inserted || t >= st.time)
+      st = GeoState{t, static_cast<float>(*e.geo.lat), static_cast<float>(*e.geo.lon), e.uuid};
+  }
+
+  void first_seen(std::uint32_t d, const Event& e) {
+    const DetectionRule& r = rules().detections[d];
+    if (!r.where.matches(e)) return;
+    FieldView v = read_field(e, r.field, 0, m.scratch);
+    if (v.kind == FieldView::Kind::missing || v.kind == FieldView::Kind::null || v.text.empty()) return;
+    auto h = static_cast<std::uint32_t>(key_hash(v.text));
+    std::uint64_t kh = 0;
+    if (!admit(d, e, kh)) return;
+    std::int32_t now = minutes(e.published);
+    auto [it, inserted] = m.stores[d].first_seen.try_emplace(kh);
+    FirstSeenState& st = it->second;
+    if (inserted) st.first_min = now;
+    st.last_seen_min = std::max(st.last_seen_min, now);
+    auto forget = static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::minutes>(r.forget_after).count());
+    std::erase_if(st.values, [&](const FirstSeenState::Value& x) { return now - x.last_seen_min > forget; });
+    auto found = std::find_if(st.values.begin(), st.values.end(), [&](const auto& x) { return x.hash == h; });
+    if (found != st.values.end()) {
+      found->last_seen_min = std::max(found->last_seen_min, now);
+      return;
+    }
+    auto learning = static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::minutes>(r.learning).count());
+    bool learned_silently = now - st.first_min < learning;
+    if (st.values.size() >= r.max_values) {
+      auto oldest = std::min_element(st.values.begin(), st.values.end(),
+                                     [](const auto& a, const auto& b) { return a.last_seen_min < b.last_seen_min; });
+      st.values.erase(oldest);
+    }
+    st.values.push_back(FirstSeenState::Value{h, now});
+    if (st.values.capacity() > st.values.size() + 4) st.values.shrink_to_fit();
+    if (learned_silently) return;
+    std::vector<WindowEntry> ev{entry(e)};
+    std::string key = m.key_buf;
+    fire(d, key, kh, e.published, e.published, &e, ev, nullptr);
+  }
+
+  double evidence_points(const DetectionRule& r, const WindowState& st) {
+    double points = 0;
+    for (const WindowEntry& w : st.entries)
+      points += r.signals[w.value].points;
+    return points;
+  }
+
+  void add_signal(std::uint32_t d, WindowState& st, std::size_t signal, WindowEntry w) {
+    const DetectionRule& r = rules().detections[d];
+    std::erase_if(st.entries, [&](const WindowEntry& x) { return x.value == signal; });
+    w.value = signal;
+    insert_sorted(st.entries, std::move(w));
+    trim_before(st.entries, st.entries.back().time - r.within);
+    st.last_seen = std::max(st.last_seen, st.entries.back().time);
+  }
+
+  void evidence_event(std::uint32_t d, const Event& e) {
+    const DetectionRule& r = rules().detections[d];
+    bool any = false;
+    for (const EvidenceSignal& sig : r.signals) {
+      if (!sig.detection && sig.where.matches(e)) any = true;
+    }
+    if (!any) return;
+    std::uint64_t kh = 0;
+    if (!admit(d, e, kh)) return;
+    WindowState& st = m.stores[d].windows[kh];
+    for (std::size_t i = 0; i < r.signals.size(); ++i) {
+      if (!r.signals[i].detection && r.signals[i].where.matches(e)) add_signal(d, st, i, entry(e));
+    }
+    trim_before(st.entries, e.published - r.within);
+    check_evidence(d, kh, m.key_buf, e.published, &e);
+  }
+
+  void signal_detection(std::uint32_t listener, std::uint32_t source, const std::string& key, std::uint64_t kh,
+                        EventTime t, const std::vector<std::string>& uuids, const Event* e) {
+    const DetectionRule& r = rules().detections[listener];
+    WindowState& st = m.stores[listener].windows[kh];
+    std::string joined;
+    for (const std::string& u : uuids)
+      joined += (joined.empty() ? "" : ",") + u;
+    for (std::size_t i = 0; i < r.signals.size(); ++i) {
+      if (r.signals[i].detection == source)
+        add_signal(listener, st, i, WindowEntry{t, 0, joined, e ? e->actor.id : ""});
+    }
+    trim_before(st.entries, t - r.within);
+    check_evidence(listener, kh, key, t, e);
+  }
+
+  void check_evidence(std::uint32_t d, std::uint64_t kh, const std::string& key, EventTime t, const Event* e) {
+    const DetectionRule& r = rules().detections[d];
+    WindowState& st = m.stores[d].windows[kh];
+    if (st.entries.empty() || evidence_points(r, st) < r.min_points) return;
+    std::vector<WindowEntry> ev = std::move(st.entries);
+    st.entries.clear();
+    std::string k = key;
+    fire(d, k, kh, t, ev.front().time, e, ev, e ? nullptr : &ev.back().actor);
+  }
+
+  // -- maintenance ---------------------------------------------------------------------------
+  void sweep(EventTime now) {
+    const RuleSet& rs = rules();
+    std::size_t before = 0, after = 0;
+    for (std::uint32_t d = 0; d < m.stores.size(); ++d) {
+      const DetectionRule& r = rs.detections[d];
+      DetectionStore& st = m.stores[d];
+      before += st.size();
+      boost::unordered::erase_if(st.windows, [&](auto& kv) {
+        trim_before(kv.second.entries, now - r.within);
+        return kv.second.entries.empty();
+      });
+      boost::unordered::erase_if(st.sequences, [&](auto& kv) {
+        SequenceState& s2 = kv.second;
+        trim_before(s2.first, now - r.within);
+        if (s2.step >= 1 && now - s2.start > r.within) {
+          s2.step = 0;
+          s2.evidence.clear();
+          advance_first(r, s2);
+        }
+        return s2.step == 0 && s2.first.empty();
+      });
+      boost::unordered::erase_if(st.geo, [&](auto& kv) { return now - kv.second.time > r.forget_after; });
+      auto forget = static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::minutes>(r.forget_after).count());
+      std::int32_t now_min = minutes(now);
+      boost::unordered::erase_if(st.first_seen, [&](auto& kv) {
+        std::erase_if(kv.second.values, [&](const auto& x) { return now_min - x.last_seen_min > forget; });
+        return kv.second.values.empty();
+      });
+      boost::unordered::erase_if(st.fired, [&](auto& kv) { return now - kv.second >= r.cooldown; });
+      after += st.size();
+    }
+    m.metrics.expired_keys += before - after;
+    m.ledger.sweep(now);
+    for (const ResponseRule& resp : rs.responses) {
+      std::string prefix = resp.id + '\x1f';
+      Duration keep = std::max(resp.cooldown, resp.escalation_horizon);
+      boost::unordered::erase_if(m.responses, [&](auto& kv) {
+        return kv.first.compare(0, prefix.size(), prefix) == 0 && now - kv.second.last > keep;
+      });
+    }
+    evict_if_needed();
+  }
+
+  std::size_t tracked() const {
+    std::size_t n = 0;
+    for (const DetectionStore& st : m.stores)
+      n += st.size();
+    return n;
+  }
+
+  // Past the cap, drop the idlest keys (by last event time) down to 90% of it.
+  void evict_if_needed() {
+    std::size_t n = tracked();
+    if (n <= m.max_keys) return;
+    std::vector<std::int64_t> ages;
+    ages.reserve(n);
+    auto ms = [](EventTime t) { return t.time_since_epoch().count(); };
+    for (const DetectionStore& st : m.stores) {
+      for (const auto& kv : st.windows)
+        ages.push_back(ms(kv.second.last_seen));
+      for (const auto& kv : st.sequences)
+        ages.push_back(ms(kv.second.last_seen));
+      for (const auto& kv : st.absences)
+        ages.push_back(ms(kv.second.last_seen));
+      for (const auto& kv : st.geo)
+        ages.push_back(ms(kv.second.time));
+      for (const auto& kv : st.first_seen)
+        ages.push_back(std::int64_t{kv.second.last_seen_min} * 60'000);
+    }
+    std::size_t drop = n - m.max_keys * 9 / 10;
+    std::nth_element(ages.begin(), ages.begin() + static_cast<std::ptrdiff_t>(drop - 1), ages.end());
+    std::int64_t cutoff = ages[drop - 1];
+    std::size_t evicted = 0;
+    auto older = [&](std::int64_t t) {
+      if (t <= cutoff && evicted < drop) {
+        ++evicted;
+        return true;
+      }
+      return false;
+    };
+    for (DetectionStore& st : m.stores) {
+      boost::unordered::erase_if(st.windows, [&](auto& kv) { return older(ms(kv.second.last_seen)); });
+      boost::unordered::erase_if(st.sequences, [&](auto& kv) { return older(ms(kv.second.last_seen)); });
+      boost::unordered::erase_if(st.absences, [&](auto& kv) {
+        if (!older(ms(kv.second.last_seen))) return false;
+        st.absence_keys.erase(kv.first);
+        return true;
+      });
+      boost::unordered::erase_if(st.geo, [&](auto& kv) { return older(ms(kv.second.time)); });
+      boost::unordered::erase_if(st.first_seen,
+                                 [&](auto& kv) { return older(std::int64_t{kv.second.last_seen_min} * 60'000); });
+    }
+    m.metrics.evicted_keys += evicted;
+  }
+
+  void apply(const Event& e) {
+    const RuleSet& rs = rules();
+    advance(e.published);
+    s.now_ = std::max(s.now_, e.published);
+    ++m.metrics.events;
+    static const std::vector<std::uint32_t> kNone;
+    const std::vector<std::uint32_t>* typed = &kNone;
+    if (auto it = rs.by_event_type.find(e.event_type); it != rs.by_event_type.end()) typed = &it->second;
+    const std::vector<std::uint32_t>& any = rs.any_event_type;
+    std::size_t i = 0, j = 0;
+    while (i < typed->size() || j < any.size()) {
+      std::uint32_t d;
+      if (j >= any.size() || (i < typed->size() && (*typed)[i] < any[j]))
+        d = (*typed)[i++];
+      else
+        d = any[j++];
+      const DetectionRule& r = rs.detections[d];
+      if (!r.sources.empty() && std::find(r.sources.begin(), r.sources.end(), e.source) == r.sources.end()) continue;
+      ++m.metrics.candidate_evaluations;
+      switch (r.kind) {
+        case ConstructKind::single:
+          single(d, e);
+          break;
+        case ConstructKind::threshold:
+          threshold(d, e);
+          break;
+        case ConstructKind::distinct:
+          distinct(d, e);
+          break;
+        case ConstructKind::sequence:
+          sequence(d, e);
+          break;
+        case ConstructKind::absence:
+          absence(d, e);
+          break;
+        case ConstructKind::geo_velocity:
+          geo_velocity(d, e);
+          break;
+        case ConstructKind::first_seen:
+          first_seen(d, e);
+          break;
+        case ConstructKind::evidence:
+          evidence_event(d, e);
+          break;
+      }
+    }
+    maybe_sweep();
+  }
+
+  void maybe_sweep() {
+    ++m.events_since_sweep;
+    if (s.now_ - m.last_sweep < std::chrono::minutes(1)) return;
+    // Amortise: a sweep walks every key, so let at least a quarter as many events pass between sweeps.
+    if (m.events_since_sweep < 1024 && m.events_since_sweep * 4 < tracked()) return;
+    m.last_sweep = s.now_;
+    m.events_since_sweep = 0;
+    sweep(s.now_);
+  }
+
+  void advance(EventTime t) {
+    while (!m.timers.empty() && m.timers.top().deadline < t) {
+      AbsenceTimer timer = m.timers.top();
+      m.timers.pop();
+      s.now_ = std::max(s.now_, timer.deadline);
+      fire_timer(timer);
+    }
+  }
+
+  void apply_foreign(const ForeignRisk& f) {
+    s.now_ = std::max(s.now_, f.contribution.time);
+    double risk = f.contribution.points > 0 ? m.ledger.add(f.user, f.contribution)
+                                            : m.ledger.value(f.user.id, f.contribution.time);
+    respond(f.user, f.rule, risk, f.contribution.time, nullptr, f.client_ip, f.contribution.key);
+  }
+};
+
+Shard::Shard(std::shared_ptr<const RuleSet> rules, ShardOptions options)
+    : rules_(std::move(rules)), options_(std::move(options)) {
+  if (options_.shard_count == 0) options_.shard_count = 1;
+  impl_ =
+      std::make_unique<Impl>(rules_->settings.risk_half_life, options_.lateness.value_or(rules_->settings.lateness));
+  impl_->stores.resize(rules_->detections.size());
+  for (std::size_t i = 0; i < rules_->detections.size(); ++i)
+    impl_->stores[i].fingerprint = rules_->detections[i].fingerprint;
+  impl_->max_keys = options_.max_tracked_keys.value_or(rules_->settings.max_tracked_keys);
+}
+
+Shard::~Shard() = default;
+
+void Shard::push(Event event, std::int32_t partition) {
+  ShardAccess a{*this, *impl_};
+  if (!impl_->buffer.push(std::move(event), partition)) {
+    // Late: the buffer refused it and left `event` intact. Apply now, count it.
+    ++impl_->metrics.late_events;
+    a.apply(event);
+    return;
+  }
+  impl_->buffer.release([&](const Event& e) { a.apply(e); });
+  a.advance(impl_->buffer.released());
+}
+
+void Shard::observe(std::int32_t partition, EventTime time) {
+  ShardAccess a{*this, *impl_};
+  impl_->buffer.observe(partition, time);
+  impl_->buffer.release([&](const Event& e) { a.apply(e); });
+  a.advance(impl_->buffer.released());
+}
+
+void Shard::remove_partition(std::int32_t partition) {
+  ShardAccess a{*this, *impl_};
+  impl_->buffer.remove_partition(partition);
+  impl_->buffer.release([&](const Event& e) { a.apply(e); });
+}
+
+void Shard::flush() {
+  ShardAccess a{*this, *impl_};
+  impl_->buffer.drain([&](const Event& e) { a.apply(e); });
+  a.advance(now_);
+}
+
+void Shard::apply(const Event& event) {
+  ShardAccess a{*this, *impl_};
+  a.apply(event);
+}
+
+void Shard::advance_time(EventTime time) {
+  ShardAccess a{*this, *impl_};
+  a.advance(time);
+  now_ = std::max(now_, time);
+}
+
+void Shard::apply_foreign(const ForeignRisk& risk) {
+  ShardAccess a{*this, *impl_};
+  a.apply_foreign(risk);
+}
+
+std::vector<Detection> Shard::take_detections() {
+  return std::exchange(detections_, {});
+}
+std::vector<Decision> Shard::take_decisions() {
+  return std::exchange(decisions_, {});
+}
+std::vector<ForeignRisk> Shard::take_foreign() {
+  return std::exchange(foreign_, {});
+}
+
+double Shard::risk(const std::string& user) const {
+  return impl_->ledger.value(user, now_);
+}
+
+std::optional<Explanation> Shard::explain(const std::string& user) const {
+  const UserRisk* r = impl_->ledger.find(user);
+  Explanation out;
+  out.user = user;
+  out.at = now_;
+  if (r) {
+    out.risk = impl_->ledger.decay(r->value, r->at, now_);
+    for (const RiskContribution& c : r->contributions) {
+      out.contributions.push_back(Explanation::Item{c.detection, c.key, c.points,
+                                                    impl_->ledger.decay(c.points, c.time, now_), c.time, c.evidence});
+    }
+  }
+  for (const auto& [k, st] : impl_->responses) {
+    auto sep = k.find('\x1f');
+    if (sep != std::string::npos && k.compare(sep + 1, std::string::npos, user) == 0)
+      out.responses.push_back(Explanation::Response{k.substr(0, sep), st.tier, st.last});
+  }
+  std::sort(out.responses.begin(), out.responses.end(),
+            [](const auto& a, const auto& b) { return a.last_fired < b.last_fired; });
+  if (!r && out.responses.empty()) return std::nullopt;
+  return out;
+}
+
+ShardMetrics Shard::metrics() const {
+  ShardMetrics m = impl_->metrics;
+  ShardAccess a{const_cast<Shard&>(*this), *impl_};
+  m.tracked_keys = a.tracked();
+  m.tracked_users = impl_->ledger.size();
+  m.buffered_events = impl_->buffer.size();
+  return m;
+}
+
+ReloadReport Shard::reload(std::shared_ptr<const RuleSet> rules) {
+  ReloadReport report;
+  std::vector<DetectionStore> stores(rules->detections.size());
+  for (std::size_t i = 0; i < rules->detections.size(); ++i) {
+    const DetectionRule& d = rules->detections[i];
+    stores[i].fingerprint = d.fingerprint;
+    auto old = rules_->find_detection(d.id);
+    if (old && impl_->stores[*old].fingerprint == d.fingerprint) {
+      stores[i] = std::move(impl_->stores[*old]);
+      ++report.kept;
+    }
+  }
+  report.dropped = rules_->detections.size() - report.kept;
+  // Pending absence timers refer to detection indexes of the old set: re-key them.
+  std::vector<AbsenceTimer> timers;
+  while (!impl_->timers.empty()) {
+    AbsenceTimer t = impl_->timers.top();
+    impl_->timers.pop();
+    if (auto idx = rules->find_detection(rules_->detections[t.detection].id);
+        idx && stores[*idx].fingerprint == rules_->detections[t.detection].fingerprint) {
+      t.detection = *idx;
+      timers.push_back(t);
+    }
+  }
+  for (const AbsenceTimer& t : timers)
+    impl_->timers.push(t);
+  // Response history is kept for responses whose definition is unchanged.
+  boost::unordered::erase_if(impl_->responses, [&](const auto& kv) {
+    std::string id = kv.first.substr(0, kv.first.find('\x1f'));
+    auto oldr = rules_->find_response(id);
+    auto newr = rules->find_response(id);
+    return !oldr || !newr || rules_->responses[*oldr].fingerprint != rules->responses[*newr].fingerprint;
+  });
+  impl_->stores = std::move(stores);
+  impl_->ledger.set_half_life(rules->settings.risk_half_life);
+  if (!options_.lateness) impl_->buffer.set_lateness(rules->settings.lateness);
+  if (!options_.max_tracked_keys) impl_->max_keys = rules->settings.max_tracked_keys;
+  rules_ = std::move(rules);
+  return report;
+}
+
+std::string render_text(const Explanation& e) {
+  std::string out = fmt::format("user {}: risk {:.1f} at {} ms\n", e.user, e.risk, e.at.time_since_epoch().count());
+  for (const Explanation::Item& c : e.contributions) {
+    out += fmt::format("  {} key={} +{:.1f} at {} ms (now {:.1f}); events:", c.detection, c.key, c.points_added,
+                       c.time.time_since_epoch().count(), c.points_now);
+    for (const std::string& u : c.evidence)
+      out += " " + u;
+    out += "\n";
+  }
+  for (const Explanation::Response& r : e.responses) {
+    out += fmt::format("  response {} tier {} last fired at {} ms\n", r.response, r.tier + 1,
+                       r.last_fired.time_since_epoch().count());
+  }
+  return out;
+}
+
+}  // namespace og::correlator

@@ -1,0 +1,47 @@
+#pragma once
+
+// The shard's private state, shared by engine.cpp and snapshot.cpp only.
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <queue>
+#include <string>
+#include <vector>
+
+#include "correlator/engine.h"
+
+namespace og::correlator {
+
+struct AbsenceTimer {
+  EventTime deadline{};
+  std::uint32_t detection = 0;
+  std::uint64_t key = 0;
+  bool operator>(const AbsenceTimer& o) const {
+    if (deadline != o.deadline) return deadline > o.deadline;
+    if (detection != o.detection) return detection > o.detection;
+    return key > o.key;
+  }
+};
+
+struct ResponseState {
+  EventTime last{};
+  std::uint32_t tier = 0;
+};
+
+struct Shard::Impl {
+  explicit Impl(Duration half_life, Duration lateness) : ledger(half_life), buffer(lateness) {}
+  std::vector<DetectionStore> stores;
+  RiskLedger ledger;
+  ReorderBuffer buffer;
+  // "<response id>\x1f<user id>" -> state
+  boost::unordered_flat_map<std::string, ResponseState> responses;
+  std::priority_queue<AbsenceTimer, std::vector<AbsenceTimer>, std::greater<>> timers;
+  std::size_t max_keys = 1'000'000;
+  EventTime last_sweep{};
+  std::uint64_t events_since_sweep = 0;
+  ShardMetrics metrics;
+  std::string key_buf;
+  std::string scratch;
+};
+
+}  // namespace og::correlator

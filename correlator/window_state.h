@@ -1,0 +1,82 @@
+#pragma once
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "correlator/event.h"
+
+namespace og::correlator {
+
+// One event counted in a window: enough to explain the detection (uuid) and to name the users seen
+// under the key (actor).
+struct WindowEntry {
+  EventTime time{};
+  std::uint64_t value = 0;  // distinct: hash of the field value; evidence: signal index
+  std::string uuid;
+  std::string actor;
+};
+
+// threshold, distinct, single (cooldown only), evidence.
+struct WindowState {
+  std::vector<WindowEntry> entries;
+  EventTime last_seen{};
+};
+
+struct SequenceState {
+  std::uint32_t step = 0;             // the step awaited; 0: collecting step-0 events
+  std::uint32_t count = 0;            // events counted for `step` (step >= 1)
+  EventTime start{};                  // oldest counted event
+  std::vector<WindowEntry> first;     // step-0 events within the window (for restarts)
+  std::vector<WindowEntry> evidence;  // events counted for steps >= 1
+  EventTime last_seen{};
+};
+
+struct AbsenceState {
+  WindowEntry pending;
+  bool has_pending = false;
+  EventTime last_seen{};
+};
+
+// Small on purpose: it stays for every user that signs in (idle users included).
+struct GeoState {
+  EventTime time{};
+  float lat = 0;
+  float lon = 0;
+  std::string uuid;
+};
+
+// An exact small set of value hashes with their last-seen minute; no sketch per user.
+struct FirstSeenState {
+  struct Value {
+    std::uint32_t hash = 0;
+    std::int32_t last_seen_min = 0;  // minutes since the epoch
+  };
+  std::int32_t first_min = 0;  // the key's first event, minutes since the epoch
+  std::int32_t last_seen_min = 0;
+  std::vector<Value> values;
+};
+
+template <typename State>
+using KeyMap = boost::unordered_flat_map<std::uint64_t, State>;
+
+// All per-key state of one detection in one shard; only the map of its construct is used.
+struct DetectionStore {
+  std::uint64_t fingerprint = 0;
+  KeyMap<WindowState> windows;
+  KeyMap<SequenceState> sequences;
+  KeyMap<AbsenceState> absences;
+  KeyMap<GeoState> geo;
+  KeyMap<FirstSeenState> first_seen;
+  // key hash -> key text, for the keys with pending absences (the detection reports the key).
+  KeyMap<std::string> absence_keys;
+  // key hash -> last firing, only for detections with a cooldown.
+  KeyMap<EventTime> fired;
+  std::size_t size() const {
+    return windows.size() + sequences.size() + absences.size() + geo.size() + first_seen.size();
+  }
+};
+
+}  // namespace og::correlator
