@@ -1,1 +1,3 @@
 # Source tests against the real broker.
+og_add_test(kafka_source_ingest_test SOURCES kafka_source_ingest_test.cpp
+            LIBS og_sources og_test_support LABELS integration KAFKA)
