@@ -1209,7 +1209,8 @@ Response Api::list_logs(Ctx& c) {
   if (order != "ASCENDING" && order != "DESCENDING")
     return error(c, 400, "E0000001", "Api validation failed: sortOrder",
                  {"sortOrder: must be ASCENDING or DESCENDING"});
-  std::int64_t until = c.req.now_ms;
+  // `until` is exclusive; by default it is "now", which must include events of this millisecond.
+  std::int64_t until = c.req.now_ms + 1;
   if (until_s) {
     auto t = parse_iso_time(*until_s);
     if (!t) return error(c, 400, "E0000001", "Api validation failed: until", {"until: not an ISO 8601 timestamp"});

@@ -56,6 +56,13 @@ class EmulatorProcess {
   bool tls_ = false;
 };
 
+// One HTTP/1.1 exchange with 127.0.0.1:port (HTTPS without verification when tls), for tests that
+// talk to the emulator through something else, such as the Prism proxy.
+EmulatorProcess::Reply http_exchange(std::uint16_t port, bool tls, std::string_view method, std::string_view target,
+                                     std::string_view body = {},
+                                     std::vector<std::pair<std::string, std::string>> headers = {},
+                                     int timeout_ms = 10000);
+
 // Writes a self-signed CA and a "localhost"/127.0.0.1 server certificate signed by it into dir
 // (OpenSSL API), returns {ca.pem, cert.pem, key.pem} paths; for TLS tests of the client.
 struct TestPki {
