@@ -141,7 +141,8 @@ void RateLimiter::on_headers(Bucket bucket, const RateLimitHeaders& headers, Clo
           ? *headers.date_epoch_s
           : std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
                 .count();
-  s.reset_at = now + std::chrono::seconds(std::max<std::int64_t>(0, *headers.reset_epoch_s - server_now));
+  const auto until_reset = std::chrono::seconds(std::max<std::int64_t>(0, *headers.reset_epoch_s - server_now));
+  s.reset_at = now + std::min<Clock::duration>(until_reset, options_.max_reset_wait);
 }
 
 bool RateLimiter::is_concurrency_429(Bucket bucket, const RateLimitHeaders& headers) const {
@@ -153,6 +154,8 @@ bool RateLimiter::is_concurrency_429(Bucket bucket, const RateLimitHeaders& head
 void RateLimiter::block_until(Bucket bucket, Clock::time_point until) {
   State& s = state(bucket);
   s.blocked_until = std::max(s.blocked_until, until);
+  // The window is spent until then; afterwards probe again rather than trusting an older, later reset.
+  s.reset_at = std::min(s.reset_at, s.blocked_until);
 }
 
 void RateLimiter::on_concurrency_429() {

@@ -66,6 +66,9 @@ class RateLimiter {
     double enforcement_reserve = 0.1;
     // Below this share of the window left, requests are spread evenly until the reset instead of bursting.
     double pace_below = 0.5;
+    // A reset further away than this is not believed (clock trouble, or a 429 that is not about the window):
+    // the bucket reopens for a probe after this long.
+    std::chrono::milliseconds max_reset_wait{60000};
   };
 
   explicit RateLimiter(Options options);

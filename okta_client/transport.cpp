@@ -15,6 +15,7 @@
 #include <list>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 
 #include "okta_client/auth.h"
 #include "okta_client/connection_pool.h"
@@ -52,6 +53,10 @@ std::string_view to_string(TransportError error) {
       return "protocol_error";
   }
   return "?";
+}
+
+void throw_exception_from_error(const TransportFailure& failure, const boost::source_location&) {
+  throw std::runtime_error(fmt::format("{}: {}", to_string(failure.error), failure.detail));
 }
 
 namespace {
@@ -122,7 +127,8 @@ class Transport::Impl : public std::enable_shared_from_this<Impl> {
               detail::ConnectionTimeouts{config_.connect_timeout, config_.tls_timeout, config_.request_timeout,
                                          config_.shutdown_timeout},
               config_.idle_timeout),
-        limiter_(RateLimiter::Options{config_.max_connections}),
+        limiter_(RateLimiter::Options{.max_concurrency = config_.max_connections,
+                                      .max_reset_wait = config_.max_rate_limit_wait}),
         pump_timer_(io),
         rng_(std::random_device{}()) {}
 

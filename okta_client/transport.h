@@ -78,6 +78,10 @@ struct TransportFailure {
   int attempts = 0;
 };
 
+// Lets result<T, TransportFailure>::value() throw std::runtime_error(detail), for tests and control-plane code; the
+// data plane checks has_value() instead.
+[[noreturn]] void throw_exception_from_error(const TransportFailure& failure, const boost::source_location& location);
+
 using ResponseHandler = std::function<void(boost::system::result<Response, TransportFailure>)>;
 
 enum class LogLevel : std::uint8_t { debug, info, warning, error };
