@@ -1,1 +1,11 @@
-# Response engine: target_sources(og_daemon PRIVATE ...) for journal, guards, reverts, audit.
+# Response engine: journal, guards, breaker, reverts, audit, the engine, and the `actions` CLI.
+target_sources(og_daemon PRIVATE
+  action_types.cpp
+  journal.cpp
+  guard.cpp
+  breaker.cpp
+  revert.cpp
+  audit.cpp
+  response.cpp
+)
+target_link_libraries(og_daemon PRIVATE OpenSSL::Crypto)

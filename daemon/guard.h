@@ -1,0 +1,70 @@
+#pragma once
+
+// Checks a decision passes before it may become a write-back: dry-run (global, per detection, per
+// response) and exceptions (users, logins, groups that are never acted upon, each optionally
+// expiring). Cooldown and dedupe need the journal and live in the engine; the breaker and kill
+// switch apply at send time (daemon/breaker.h, daemon/response.h).
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "daemon/action_types.h"
+
+namespace og::daemon {
+
+struct ExceptionEntry {
+  enum class Type { user, login, group };
+  Type type = Type::user;
+  std::string value;  // user id, login (case-insensitive), or group id
+  std::optional<TimePoint> expires;
+  std::string note;  // e.g. "break-glass admin"
+};
+
+class ExceptionList {
+ public:
+  void add(ExceptionEntry entry);
+  // Group exceptions are resolved through the API by the daemon and refreshed; until a group's
+  // members are known, actions wait (stay decided) rather than risk acting on a break-glass admin.
+  void set_group_members(const std::string& group_id, std::vector<std::string> user_ids, TimePoint refreshed);
+  std::vector<std::string> groups() const;
+  std::optional<TimePoint> refreshed(const std::string& group_id) const;
+
+  struct Match {
+    enum class Kind { none, excepted, unresolved } kind = Kind::none;
+    std::string why;
+  };
+  Match check(const std::string& user_id, const std::string& login, TimePoint now) const;
+
+ private:
+  struct Group {
+    std::set<std::string> members;
+    std::optional<TimePoint> refreshed;
+  };
+  std::vector<ExceptionEntry> entries_;
+  std::map<std::string, Group> groups_;
+};
+
+struct GuardConfig {
+  bool dry_run = false;                     // global shadow mode
+  std::set<std::string> shadow_detections;  // responses driven by these detections only "would have"
+  std::chrono::seconds default_cooldown{15 * 60};
+  std::map<ActionKind, std::chrono::seconds> cooldowns;  // per kind; 0 disables
+};
+
+std::chrono::seconds cooldown_for(const GuardConfig& config, ActionKind kind);
+
+struct GuardVerdict {
+  enum class Kind { proceed, skip, defer } kind = Kind::proceed;
+  // defer: not yet (exception groups unresolved); the engine keeps the action decided and retries.
+  std::string reason;       // "dry_run", "exception: ...", "exceptions unresolved: ..."
+  bool would_have = false;  // shadow mode: audited as "would have"
+};
+
+GuardVerdict evaluate_guard(const GuardConfig& config, const ExceptionList& exceptions, const PlannedAction& action,
+                            TimePoint now);
+
+}  // namespace og::daemon
