@@ -727,6 +727,7 @@ struct ShardAccess {
 
   void maybe_sweep() {
     ++m.events_since_sweep;
+    if (tracked() > m.max_keys) evict_if_needed();
     if (s.now_ - m.last_sweep < std::chrono::minutes(1)) return;
     // Amortise: a sweep walks every key, so let at least a quarter as many events pass between sweeps.
     if (m.events_since_sweep < 1024 && m.events_since_sweep * 4 < tracked()) return;
