@@ -8,8 +8,10 @@ add_library(og_ops STATIC
   ${CMAKE_CURRENT_LIST_DIR}/ops_server.cpp
   ${CMAKE_CURRENT_LIST_DIR}/app.cpp
   ${CMAKE_CURRENT_LIST_DIR}/signals.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/config.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/config_cli.cpp
 )
 target_link_libraries(og_ops
-  PUBLIC og_boost_asio yaml-cpp PkgConfig::SYSTEMD fmt::fmt
+  PUBLIC og_correlator og_boost_asio yaml-cpp PkgConfig::SYSTEMD fmt::fmt
   PRIVATE og_warnings)
 target_link_libraries(og_daemon PUBLIC og_ops)

@@ -1,0 +1,128 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "correlator/diagnostics.h"
+#include "correlator/parse.h"
+
+namespace og::daemon {
+
+// oktaguard's one configuration file. Loading reports every problem as a diagnostic with
+// file:line:col; unknown keys are errors; secrets are never in the file, only references to files or
+// to systemd credentials (LoadCredential= puts them in $CREDENTIALS_DIRECTORY).
+
+using Duration = std::chrono::milliseconds;
+
+struct SecretRef {
+  enum class Kind : std::uint8_t { file, credential };
+  Kind kind = Kind::file;
+  std::string name;  // the path as written, or the credential name
+  std::string path;  // resolved path: the file itself, or $CREDENTIALS_DIRECTORY/name
+  bool operator==(const SecretRef&) const = default;
+};
+
+struct StreamConfig {  // one Kafka topic or one replay file
+  std::string name;    // topic name or file path
+  std::string source;  // source name events carry ("okta", "edr")
+  correlator::SourceFormat format = correlator::SourceFormat::okta_system_log;
+  correlator::AlertMapping mapping;  // format == alert only
+  bool operator==(const StreamConfig& o) const;
+};
+
+struct KafkaConfig {
+  std::vector<std::string> brokers;
+  std::string group_id = "oktaguard";
+  std::map<std::string, std::string> properties;       // passed to librdkafka as they are
+  std::map<std::string, SecretRef> secret_properties;  // sasl.password etc., read from the reference
+  std::vector<StreamConfig> topics;
+  std::string dead_letter_topic;
+  std::string audit_topic;
+  bool operator==(const KafkaConfig&) const = default;
+};
+
+struct OktaConfig {
+  std::string org_url;  // https://example.okta.com
+  enum class Auth : std::uint8_t { ssws, private_key_jwt } auth = Auth::ssws;
+  SecretRef token;        // ssws
+  std::string client_id;  // private_key_jwt
+  SecretRef private_key;  // private_key_jwt
+  std::string key_id;
+  std::string algorithm = "RS256";  // RS256 | ES256
+  std::string ca_file;
+  int max_connections = 4;
+  Duration connect_timeout{5000};
+  Duration request_timeout{15000};
+  bool operator==(const OktaConfig&) const = default;
+};
+
+struct RulesConfig {
+  std::vector<std::string> paths;
+  Duration allowed_lateness{120000};
+  int shards = 4;
+  bool operator==(const RulesConfig&) const = default;
+};
+
+struct ExceptionEntry {
+  std::string value;
+  std::optional<std::chrono::sys_seconds> expires;
+  std::string reason;
+  bool operator==(const ExceptionEntry&) const = default;
+};
+
+struct ResponseConfig {
+  bool dry_run = true;  // a fresh install observes before it acts
+  int breaker_max_actions = 20;
+  Duration breaker_window{600000};
+  Duration cooldown{3600000};
+  std::string kill_switch_file;
+  std::vector<ExceptionEntry> exception_users;
+  std::vector<ExceptionEntry> exception_logins;
+  std::vector<ExceptionEntry> exception_groups;
+  std::string audit_file;
+  Duration retention{90LL * 24 * 3600 * 1000};
+  bool operator==(const ResponseConfig&) const = default;
+};
+
+struct Config {
+  std::string file;  // where it was loaded from
+  KafkaConfig kafka;
+  bool has_kafka = false;
+  std::vector<StreamConfig> files;
+  OktaConfig okta;
+  RulesConfig rules;
+  ResponseConfig response;
+  std::string state_dir = "/var/lib/oktaguard";
+  std::string ops_listen = "127.0.0.1:9464";
+  std::string log_level = "info";
+};
+
+struct LoadOptions {
+  // Check that referenced files exist and that credentials resolve. `config check` on a machine
+  // other than the server turns it off.
+  bool check_files = true;
+  std::function<const char*(const char*)> getenv;  // default ::getenv; tests inject
+};
+
+struct LoadResult {
+  std::optional<Config> config;  // set when there is no error (warnings allowed)
+  correlator::Diagnostics diagnostics;
+};
+
+LoadResult load_config_file(const std::string& path, const LoadOptions& options = {});
+LoadResult load_config_text(std::string_view yaml, const std::string& file_name, const LoadOptions& options = {});
+
+// SIGHUP applies rules, response and log level; these sections need a restart. Returns the names
+// of the sections that changed and would be ignored by a reload.
+std::vector<std::string> restart_required_changes(const Config& running, const Config& loaded);
+
+// Parses "500ms", "30s", "5m", "24h", "7d".
+std::optional<Duration> parse_duration(std::string_view text);
+
+}  // namespace og::daemon
