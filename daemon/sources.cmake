@@ -8,6 +8,8 @@ add_library(og_sources STATIC
   source_offsets.cpp
   dead_letter.cpp
   kafka_source.cpp
+  file_source.cpp
+  stdin_source.cpp
 )
 target_link_libraries(og_sources PUBLIC og_correlator PkgConfig::RDKAFKA fmt::fmt PRIVATE og_warnings)
 target_link_libraries(og_daemon PUBLIC og_sources)
