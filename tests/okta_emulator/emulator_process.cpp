@@ -144,13 +144,20 @@ std::string EmulatorProcess::base_url() const {
 EmulatorProcess::Reply EmulatorProcess::request(std::string_view method, std::string_view target, std::string_view body,
                                                 std::vector<std::pair<std::string, std::string>> headers,
                                                 int timeout_ms) {
+  return http_exchange(port_, tls_, method, target, body, std::move(headers), timeout_ms);
+}
+
+EmulatorProcess::Reply http_exchange(std::uint16_t port, bool tls, std::string_view method, std::string_view target,
+                                     std::string_view body, std::vector<std::pair<std::string, std::string>> headers,
+                                     int timeout_ms) {
+  using Reply = EmulatorProcess::Reply;
   Reply out;
   http::request<http::string_body> req;
   req.method(http::string_to_verb(method));
   req.method_string(method);
   req.target(target);
   req.version(11);
-  req.set(http::field::host, (tls_ ? "localhost:" : "127.0.0.1:") + std::to_string(port_));
+  req.set(http::field::host, (tls ? "localhost:" : "127.0.0.1:") + std::to_string(port));
   req.set(http::field::user_agent, "og-emulator-process");
   bool has_ct = false;
   for (auto& [k, v] : headers) {
@@ -163,11 +170,11 @@ EmulatorProcess::Reply EmulatorProcess::request(std::string_view method, std::st
   req.prepare_payload();
 
   asio::io_context ioc;
-  tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port_);
-  bool done = false;
+  tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+  bool done = false, timed_out = false;
   auto on_done = [&](std::exception_ptr e) {
     done = true;
-    if (e) {
+    if (e && !timed_out) {
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
@@ -179,6 +186,7 @@ EmulatorProcess::Reply EmulatorProcess::request(std::string_view method, std::st
   auto finish = [&](auto& stream) {
     ioc.run_for(std::chrono::milliseconds(timeout_ms));
     if (!done) {
+      timed_out = true;
       out.status = 0;
       out.error = "timeout";
       beast::error_code ignored;
@@ -187,7 +195,7 @@ EmulatorProcess::Reply EmulatorProcess::request(std::string_view method, std::st
       ioc.run();
     }
   };
-  if (tls_) {
+  if (tls) {
     ssl::context ctx(ssl::context::tls_client);
     ctx.set_verify_mode(ssl::verify_none);
     beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
