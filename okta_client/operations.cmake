@@ -6,4 +6,5 @@ target_sources(og_okta_client PRIVATE
   outcome.cpp
   lookups.cpp
   identity.cpp
+  client.cpp
 )
