@@ -598,7 +598,6 @@ void Api::emit_event(Ctx& c, std::string_view type, std::string_view display, Js
     actor.set("alternateId", c.actor);
     actor.set("displayName", "oktaguard service app");
   }
-  actor.set("detailEntry", Json());
   e.set("actor", std::move(actor));
   Json client = Json::object();
   Json ua = Json::object();
@@ -608,16 +607,13 @@ void Api::emit_event(Ctx& c, std::string_view type, std::string_view display, Js
   client.set("userAgent", std::move(ua));
   client.set("zone", "null");
   client.set("device", "Unknown");
-  client.set("id", Json());
   client.set("ipAddress", c.req.remote_ip);
   e.set("client", std::move(client));
-  e.set("device", Json());
   e.set("authenticationContext", Json::object());
   e.set("displayMessage", std::string(display));
   e.set("eventType", std::string(type));
   Json outcome = Json::object();
   outcome.set("result", "SUCCESS");
-  outcome.set("reason", Json());
   e.set("outcome", std::move(outcome));
   e.set("published", iso_time(c.req.now_ms));
   e.set("securityContext", Json::object());
@@ -629,7 +625,6 @@ void Api::emit_event(Ctx& c, std::string_view type, std::string_view display, Js
   data.set("url", c.req.target);
   debug.set("debugData", std::move(data));
   e.set("debugContext", std::move(debug));
-  e.set("legacyEventType", Json());
   Json tx = Json::object();
   tx.set("type", "WEB");
   tx.set("id", c.request_id);
@@ -656,7 +651,6 @@ Json user_target(const User& u) {
   t.set("type", "User");
   t.set("alternateId", u.profile.get_string("login"));
   t.set("displayName", u.profile.get_string("firstName") + " " + u.profile.get_string("lastName"));
-  t.set("detailEntry", Json());
   return t;
 }
 Json group_target(const Group& g) {
@@ -665,7 +659,6 @@ Json group_target(const Group& g) {
   t.set("type", "UserGroup");
   t.set("alternateId", "unknown");
   t.set("displayName", g.profile.get_string("name"));
-  t.set("detailEntry", Json());
   return t;
 }
 }  // namespace
