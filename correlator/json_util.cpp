@@ -1,6 +1,7 @@
 #include "correlator/json_util.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
 
@@ -15,6 +16,27 @@ std::string_view trim_right(std::string_view text) {
   while (!text.empty() && is_space(text.back()))
     text.remove_suffix(1);
   return text;
+}
+
+// '{' plus '[' bytes: an upper bound of the nesting depth. Built for AVX2 as well, picked at load
+// time, because the package builds without -march and the scalar loop would cost as much as
+// simdjson's whole stage 1.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+std::size_t
+count_openers(std::string_view text) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    // Byte lanes (32 per AVX2 register) in blocks short enough that a lane cannot wrap.
+    std::size_t end = std::min(text.size(), i + 127);
+    std::uint8_t block = 0;
+    for (; i < end; ++i)
+      block = static_cast<std::uint8_t>(block + (bytes[i] == '{') + (bytes[i] == '['));
+    total += block;
+  }
+  return total;
 }
 
 }  // namespace
@@ -85,12 +107,12 @@ std::optional<std::size_t> trailing_split(std::string_view text) {
 std::optional<ParseFailure> precheck(std::string_view payload, const ParserLimits& limits) {
   if (payload.size() > limits.max_message_bytes) return failure(ParseError::too_large, "message");
   if (std::all_of(payload.begin(), payload.end(), is_space)) return failure(ParseError::empty, "message");
-  if (!simdjson::validate_utf8(payload.data(), payload.size())) return failure(ParseError::invalid_utf8, "message");
+  // No separate UTF-8 pass: simdjson 3.0.1's On Demand stage 1 validates the whole input, skipped
+  // values included, and iterate() fails with UTF8_ERROR (-> invalid_utf8); parse_errors_test and
+  // the mutation test hold it to that.
   // The exact depth scan is scalar; a System Log event has a few dozen brackets in all, so counting
   // them (vectorised) proves most messages shallow enough without it.
-  std::size_t brackets = 0;
-  for (char c : payload)
-    brackets += static_cast<std::size_t>((c == '{') | (c == '['));
+  std::size_t brackets = count_openers(payload);
   if (brackets > limits.max_depth && nesting_depth(payload) > limits.max_depth)
     return failure(ParseError::too_deep, "message");
   return std::nullopt;
@@ -190,6 +212,11 @@ error_code key_of(od::field& field, std::string_view& key) {
 }
 
 error_code read_view(od::value value, std::string_view& out) {
+  // Nearly every value read is a string: try that first; a failed get_string() consumes nothing.
+  if (value.get_string().get(out) == simdjson::SUCCESS) {
+    if (out == "null") out = {};
+    return simdjson::SUCCESS;
+  }
   od::json_type type;
   SIMDJSON_TRY(value.type().get(type));
   switch (type) {
@@ -230,10 +257,38 @@ error_code read_text(od::value value, std::string& out) {
   return simdjson::SUCCESS;
 }
 
+namespace {
+
+// Symbol::intern takes a shared lock and hashes; the values interned (event types, countries,
+// outcome reasons) repeat from message to message, so a small direct-mapped cache per parsing
+// thread answers most of them without touching the shared table.
+class SymbolCache {
+ public:
+  Symbol get(std::string_view text) {
+    if (text.empty()) return Symbol{};
+    std::uint32_t hash = 2166136261u;  // FNV-1a
+    for (char c : text)
+      hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+    Entry& entry = entries_[hash % kEntries];
+    if (entry.symbol.view() != text) entry.symbol = Symbol::intern(text);
+    return entry.symbol;
+  }
+
+ private:
+  static constexpr std::size_t kEntries = 1024;
+  struct Entry {
+    Symbol symbol;
+  };
+  std::array<Entry, kEntries> entries_{};
+};
+
+}  // namespace
+
 error_code read_symbol(od::value value, Symbol& out) {
+  thread_local SymbolCache cache;
   std::string_view view;
   SIMDJSON_TRY(read_view(value, view));
-  out = Symbol::intern(view);
+  out = cache.get(view);
   return simdjson::SUCCESS;
 }
 
