@@ -145,10 +145,14 @@ void RateLimiter::on_headers(Bucket bucket, const RateLimitHeaders& headers, Clo
   s.reset_at = now + std::min<Clock::duration>(until_reset, options_.max_reset_wait);
 }
 
-bool RateLimiter::is_concurrency_429(Bucket bucket, const RateLimitHeaders& headers) const {
+bool RateLimiter::is_concurrency_429(Bucket bucket, const RateLimitHeaders& headers, Clock::time_point now) const {
   if (!headers.limit || !headers.remaining || !headers.reset_epoch_s) return true;
   const State& s = state(bucket);
-  return s.known && *headers.limit != s.limit;
+  if (!s.known) return false;
+  if (*headers.limit != s.limit) return true;
+  const bool window_had_budget = now < s.reset_at && s.remaining > static_cast<std::int64_t>(s.in_flight);
+  const bool imminent_reset = headers.date_epoch_s && *headers.reset_epoch_s - *headers.date_epoch_s <= 2;
+  return window_had_budget && imminent_reset && *headers.reset_epoch_s != s.reset_epoch_s;
 }
 
 void RateLimiter::block_until(Bucket bucket, Clock::time_point until) {

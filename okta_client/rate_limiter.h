@@ -81,10 +81,11 @@ class RateLimiter {
   // Headers of any response of the bucket (429s included). The Date header anchors Okta's reset to our clock.
   void on_headers(Bucket bucket, const RateLimitHeaders& headers, Clock::time_point now);
 
-  // Whether a 429 with these headers comes from the org's concurrency limit rather than the bucket's window: for
-  // concurrency 429s Okta reports the concurrent values in X-Rate-Limit-*, so the limit differs from the bucket's
-  // per-minute limit (or the headers are missing altogether).
-  bool is_concurrency_429(Bucket bucket, const RateLimitHeaders& headers) const;
+  // Whether a 429 with these headers comes from the org's concurrency limit rather than the bucket's window. Okta
+  // documents that a concurrency 429 reports the concurrent values in X-Rate-Limit-* (so the limit is not the
+  // bucket's per-minute limit), with a reset that is only an estimate a moment away. Also counted as concurrency:
+  // headers missing, or a reset a couple of seconds away that is not the reset of a window we know still had budget.
+  bool is_concurrency_429(Bucket bucket, const RateLimitHeaders& headers, Clock::time_point now) const;
   // A window 429: no request of the bucket starts before `until`.
   void block_until(Bucket bucket, Clock::time_point until);
   // Concurrency 429: halve the requests allowed in flight (at least one); successes add one back per window.

@@ -419,7 +419,7 @@ class Transport::Impl : public std::enable_shared_from_this<Impl> {
                                      p->request.target, response.status, p->attempts, request_id));
 
     if (response.status == 429) {
-      const bool concurrency = limiter_.is_concurrency_429(p->bucket, rl);
+      const bool concurrency = limiter_.is_concurrency_429(p->bucket, rl, now);
       {
         std::lock_guard lock(stats_mutex_);
         ++stats_.responses_429;

@@ -270,7 +270,7 @@ TEST(AuthTest, SingleFlightTokenFetchCachesAndRefreshes) {
 
   for (const auto& line : logs) {
     EXPECT_EQ(line.find("SECRET-AT"), std::string::npos) << line;
-    EXPECT_EQ(line.find("ey"), std::string::npos) << line;  // no JWT either
+    EXPECT_EQ(line.find("eyJ"), std::string::npos) << line;  // no JWT either
   }
   EXPECT_EQ(got[0].error().detail.find("SECRET-AT"), std::string::npos);
 

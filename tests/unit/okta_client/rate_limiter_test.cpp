@@ -139,12 +139,19 @@ TEST(RateLimiterTest, BlockedBucketWaits) {
 TEST(RateLimiterTest, RecognisesConcurrency429s) {
   RateLimiter limiter({.max_concurrency = 8});
   const auto t0 = Clock::now();
-  // Unknown bucket, headers absent: cannot be a window we know of.
-  EXPECT_TRUE(limiter.is_concurrency_429(Bucket::user_write, RateLimitHeaders{}));
+  // Headers absent: cannot be a window we know of.
+  EXPECT_TRUE(limiter.is_concurrency_429(Bucket::user_write, RateLimitHeaders{}, t0));
+  // Unknown bucket with headers: believe the window.
+  EXPECT_FALSE(limiter.is_concurrency_429(Bucket::user_write, window(600, 0, 30), t0));
   limiter.on_headers(Bucket::user_write, window(600, 12, 30), t0);
   // Okta reports the concurrent values instead of the bucket's: a limit that is not the bucket's.
-  EXPECT_TRUE(limiter.is_concurrency_429(Bucket::user_write, window(75, 0, 1)));
-  EXPECT_FALSE(limiter.is_concurrency_429(Bucket::user_write, window(600, 0, 30)));
+  EXPECT_TRUE(limiter.is_concurrency_429(Bucket::user_write, window(75, 0, 1), t0));
+  // The window we know, exhausted by someone else: a real window 429.
+  EXPECT_FALSE(limiter.is_concurrency_429(Bucket::user_write, window(600, 0, 30), t0));
+  // Same limit, but a reset a second away while our window still had 12 left: concurrency.
+  EXPECT_TRUE(limiter.is_concurrency_429(Bucket::user_write, window(600, 0, 1), t0));
+  // ... unless our window is over anyway (then it is the start of a new one).
+  EXPECT_FALSE(limiter.is_concurrency_429(Bucket::user_write, window(600, 0, 1), t0 + 31s));
 }
 
 TEST(RateLimiterTest, ConcurrencyWindowShrinksAndRecovers) {
