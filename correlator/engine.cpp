@@ -746,7 +746,8 @@ struct ShardAccess {
   }
 
   void apply_foreign(const ForeignRisk& f) {
-    s.now_ = std::max(s.now_, f.contribution.time);
+    // Not the shard's clock: the other shard may be ahead, and sweeping by its time would cut
+    // windows that this shard's buffered events still need.
     double risk = f.contribution.points > 0 ? m.ledger.add(f.user, f.contribution)
                                             : m.ledger.value(f.user.id, f.contribution.time);
     respond(f.user, f.rule, risk, f.contribution.time, nullptr, f.client_ip, f.contribution.key);
@@ -825,6 +826,10 @@ std::vector<ForeignRisk> Shard::take_foreign() {
 
 double Shard::risk(const std::string& user) const {
   return impl_->ledger.value(user, now_);
+}
+
+double Shard::risk(const std::string& user, EventTime at) const {
+  return impl_->ledger.value(user, at);
 }
 
 std::optional<Explanation> Shard::explain(const std::string& user) const {

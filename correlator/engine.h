@@ -113,6 +113,7 @@ class Shard {
   const std::vector<Decision>& decisions() const { return decisions_; }
 
   double risk(const std::string& user) const;  // at the shard's current event time
+  double risk(const std::string& user, EventTime at) const;
   std::optional<Explanation> explain(const std::string& user) const;
   ShardMetrics metrics() const;
   EventTime now() const { return now_; }
@@ -188,7 +189,7 @@ class Engine {
   std::shared_ptr<const RuleSet> rules_;
   EngineOptions options_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<FieldRef> route_fields_;  // one per distinct key of the rule set
+  std::vector<std::vector<FieldRef>> route_keys_;  // one per distinct detection key of the rule set
   std::map<std::int32_t, EventTime> partitions_;
 };
 

@@ -7,4 +7,6 @@ target_sources(og_correlator PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/risk.cpp
   ${CMAKE_CURRENT_LIST_DIR}/decision.cpp
   ${CMAKE_CURRENT_LIST_DIR}/engine.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/snapshot.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/engine_pool.cpp
 )

@@ -1,0 +1,314 @@
+#include <algorithm>
+#include <set>
+
+#include "correlator/engine.h"
+
+namespace og::correlator {
+
+struct Engine::Worker {
+  struct Item {
+    enum class Kind : std::uint8_t { event, foreign, observe, remove_partition, flush };
+    Kind kind = Kind::event;
+    Event event;
+    std::int32_t partition = 0;
+    EventTime time{};
+    std::optional<ForeignRisk> foreign;
+  };
+
+  Worker(Engine& owner, std::shared_ptr<const RuleSet> rules, ShardOptions options)
+      : engine(owner), shard(std::move(rules), std::move(options)) {}
+
+  void run() {
+    for (;;) {
+      std::vector<Item> batch;
+      {
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return stop || !queue.empty(); });
+        if (queue.empty()) return;  // stop requested and nothing left
+        batch.swap(queue);
+        busy = true;
+      }
+      for (Item& item : batch) {
+        switch (item.kind) {
+          case Item::Kind::event:
+            shard.push(std::move(item.event), item.partition);
+            break;
+          case Item::Kind::foreign:
+            shard.apply_foreign(*item.foreign);
+            break;
+          case Item::Kind::observe:
+            shard.observe(item.partition, item.time);
+            break;
+          case Item::Kind::remove_partition:
+            shard.remove_partition(item.partition);
+            break;
+          case Item::Kind::flush:
+            shard.flush();
+            break;
+        }
+      }
+      std::vector<ForeignRisk> foreign = shard.take_foreign();
+      for (ForeignRisk& f : foreign) {
+        Item item;
+        item.kind = Item::Kind::foreign;
+        std::uint32_t to = static_cast<std::uint32_t>(key_hash(f.user.id) % engine.workers_.size());
+        item.foreign = std::move(f);
+        engine.workers_[to]->enqueue(std::move(item));
+      }
+      std::vector<Detection> d = shard.take_detections();
+      std::vector<Decision> dec = shard.take_decisions();
+      {
+        std::lock_guard lock(m);
+        std::move(d.begin(), d.end(), std::back_inserter(detections));
+        std::move(dec.begin(), dec.end(), std::back_inserter(decisions));
+        busy = false;
+      }
+      idle_cv.notify_all();
+    }
+  }
+
+  void enqueue(Item item) {
+    {
+      std::lock_guard lock(m);
+      queue.push_back(std::move(item));
+    }
+    cv.notify_one();
+  }
+  void enqueue(std::vector<Item>& items) {
+    if (items.empty()) return;
+    {
+      std::lock_guard lock(m);
+      if (queue.empty())
+        queue.swap(items);
+      else
+        std::move(items.begin(), items.end(), std::back_inserter(queue));
+    }
+    items.clear();
+    cv.notify_one();
+  }
+
+  // true if it had to wait (or was not idle): the caller repeats its pass.
+  bool wait_idle() {
+    std::unique_lock lock(m);
+    bool waited = busy || !queue.empty();
+    idle_cv.wait(lock, [&] { return !busy && queue.empty(); });
+    return waited;
+  }
+
+  Engine& engine;
+  Shard shard;
+  std::mutex m;
+  std::condition_variable cv;
+  std::condition_variable idle_cv;
+  std::vector<Item> queue;            // guarded by m
+  bool busy = false;                  // guarded by m
+  bool stop = false;                  // guarded by m
+  std::vector<Detection> detections;  // guarded by m
+  std::vector<Decision> decisions;    // guarded by m
+  std::vector<Item> staging;          // the routing thread's batch, not shared
+  std::thread thread;
+};
+
+namespace {
+
+std::vector<std::vector<FieldRef>> route_keys(const RuleSet& rules) {
+  std::vector<std::vector<FieldRef>> out;
+  std::set<std::string> seen;
+  for (const DetectionRule& d : rules.detections) {
+    if (d.enabled && seen.insert(d.key_text).second) out.push_back(d.key);
+  }
+  return out;
+}
+
+}  // namespace
+
+Engine::Engine(std::shared_ptr<const RuleSet> rules, EngineOptions options)
+    : rules_(std::move(rules)), options_(std::move(options)) {
+  std::uint32_t n = options_.shards ? options_.shards : std::max(1u, std::thread::hardware_concurrency());
+  for (std::uint32_t i = 0; i < n; ++i) {
+    ShardOptions so;
+    so.shard_index = i;
+    so.shard_count = n;
+    so.lateness = options_.lateness;
+    so.max_tracked_keys = options_.max_tracked_keys;
+    so.group_lookup = options_.group_lookup;
+    workers_.push_back(std::make_unique<Worker>(*this, rules_, so));
+  }
+  for (auto& w : workers_)
+    w->thread = std::thread([w = w.get()] { w->run(); });
+  route_keys_ = route_keys(*rules_);
+}
+
+Engine::~Engine() {
+  for (auto& w : workers_) {
+    {
+      std::lock_guard lock(w->m);
+      w->stop = true;
+    }
+    w->cv.notify_one();
+  }
+  for (auto& w : workers_)
+    w->thread.join();
+}
+
+void Engine::dispatch(std::uint32_t shard) {
+  Worker& w = *workers_[shard];
+  // Every batch carries the partitions' progress, so a shard that gets few events still advances.
+  for (const auto& [p, t] : partitions_) {
+    Worker::Item item;
+    item.kind = Worker::Item::Kind::observe;
+    item.partition = p;
+    item.time = t;
+    w.staging.push_back(std::move(item));
+  }
+  w.enqueue(w.staging);
+}
+
+void Engine::push(Event event, std::int32_t partition) {
+  auto [it, inserted] = partitions_.try_emplace(partition, event.published);
+  if (!inserted && event.published > it->second) it->second = event.published;
+  std::uint32_t n = static_cast<std::uint32_t>(workers_.size());
+  // The shards owning one of the event's key values; usually one or two.
+  std::uint32_t targets[8];
+  std::size_t count = 0;
+  std::string key, scratch;
+  for (const std::vector<FieldRef>& fields : route_keys_) {
+    key.clear();
+    bool ok = true;
+    for (std::size_t i = 0; i < fields.size() && ok; ++i) {
+      FieldView v = read_field(event, fields[i], 0, scratch);
+      if (v.kind != FieldView::Kind::string && v.kind != FieldView::Kind::number && v.kind != FieldView::Kind::boolean)
+        ok = false;
+      if (ok && v.text.empty()) ok = false;
+      if (ok) {
+        if (i) key.push_back('\x1f');
+        key.append(v.text);
+      }
+    }
+    if (!ok) continue;
+    auto shard = static_cast<std::uint32_t>(key_hash(key) % n);
+    if (std::find(targets, targets + count, shard) == targets + count && count < 8) targets[count++] = shard;
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    Worker& w = *workers_[targets[i]];
+    Worker::Item item;
+    item.kind = Worker::Item::Kind::event;
+    item.partition = partition;
+    item.event = (i + 1 == count) ? std::move(event) : event;
+    w.staging.push_back(std::move(item));
+    if (w.staging.size() >= options_.queue_batch) dispatch(targets[i]);
+  }
+}
+
+void Engine::sync() {
+  for (std::uint32_t i = 0; i < workers_.size(); ++i)
+    dispatch(i);
+  for (;;) {
+    bool waited = false;
+    for (auto& w : workers_)
+      waited |= w->wait_idle();
+    if (!waited) return;
+  }
+}
+
+void Engine::flush() {
+  sync();
+  for (auto& w : workers_) {
+    Worker::Item item;
+    item.kind = Worker::Item::Kind::flush;
+    w->enqueue(std::move(item));
+  }
+  sync();
+}
+
+template <typename F>
+void Engine::on_all(F&& f) {
+  sync();
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->m);
+    f(*w);
+  }
+}
+
+std::vector<Detection> Engine::take_detections() {
+  std::vector<Detection> out;
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->m);
+    std::move(w->detections.begin(), w->detections.end(), std::back_inserter(out));
+    w->detections.clear();
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Detection& a, const Detection& b) {
+    if (a.time != b.time) return a.time < b.time;
+    if (a.rule != b.rule) return a.rule < b.rule;
+    return a.key < b.key;
+  });
+  return out;
+}
+
+std::vector<Decision> Engine::take_decisions() {
+  std::vector<Decision> out;
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->m);
+    std::move(w->decisions.begin(), w->decisions.end(), std::back_inserter(out));
+    w->decisions.clear();
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Decision& a, const Decision& b) {
+    if (a.time != b.time) return a.time < b.time;
+    if (a.user.id != b.user.id) return a.user.id < b.user.id;
+    if (a.response != b.response) return a.response < b.response;
+    return a.ordinal < b.ordinal;
+  });
+  return out;
+}
+
+std::optional<Explanation> Engine::explain(const std::string& user) {
+  sync();
+  Worker& w = *workers_[key_hash(user) % workers_.size()];
+  std::lock_guard lock(w.m);
+  return w.shard.explain(user);
+}
+
+ShardMetrics Engine::metrics() {
+  ShardMetrics total;
+  on_all([&](Worker& w) {
+    ShardMetrics m = w.shard.metrics();
+    total.events += m.events;
+    total.late_events += m.late_events;
+    total.candidate_evaluations += m.candidate_evaluations;
+    total.detections += m.detections;
+    total.decisions += m.decisions;
+    total.excepted += m.excepted;
+    total.evicted_keys += m.evicted_keys;
+    total.expired_keys += m.expired_keys;
+    total.tracked_keys += m.tracked_keys;
+    total.tracked_users += m.tracked_users;
+    total.buffered_events += m.buffered_events;
+  });
+  return total;
+}
+
+std::vector<std::string> Engine::snapshot() {
+  std::vector<std::string> out;
+  on_all([&](Worker& w) { out.push_back(w.shard.snapshot()); });
+  return out;
+}
+
+bool Engine::restore(const std::vector<std::string>& blobs, Diagnostics& diagnostics) {
+  bool ok = true;
+  // Every shard reads every snapshot and keeps what it owns: the shard count may have changed.
+  on_all([&](Worker& w) {
+    for (const std::string& b : blobs)
+      ok = w.shard.restore(b, diagnostics) && ok;
+  });
+  return ok;
+}
+
+ReloadReport Engine::reload(std::shared_ptr<const RuleSet> rules) {
+  ReloadReport report;
+  on_all([&](Worker& w) { report = w.shard.reload(rules); });
+  rules_ = std::move(rules);
+  route_keys_ = route_keys(*rules_);
+  return report;
+}
+
+}  // namespace og::correlator
