@@ -106,7 +106,8 @@ void bind(sqlite3_stmt* s, int i, double v) {
   sqlite3_bind_double(s, i, v);
 }
 void bind(sqlite3_stmt* s, int i, std::string_view v) {
-  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  // An empty view may have a null data(), which SQLite would bind as NULL rather than ''.
+  sqlite3_bind_text(s, i, v.data() ? v.data() : "", static_cast<int>(v.size()), SQLITE_TRANSIENT);
 }
 
 template <typename... Args>

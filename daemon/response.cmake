@@ -7,5 +7,6 @@ target_sources(og_daemon PRIVATE
   revert.cpp
   audit.cpp
   response.cpp
+  actions_cli.cpp
 )
 target_link_libraries(og_daemon PRIVATE OpenSSL::Crypto)

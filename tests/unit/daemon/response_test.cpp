@@ -1,0 +1,570 @@
+#include "daemon/response.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "daemon/actions_cli.h"
+#include "daemon/response_testing.h"
+
+namespace og::test {
+namespace {
+
+using namespace og::daemon;
+using namespace std::chrono_literals;
+using og::daemon::testing::FakeOkta;
+using og::daemon::testing::FakeUser;
+using og::daemon::testing::ManualClock;
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+PlannedAction action(ActionKind kind, const std::string& user, const std::string& incident,
+                     std::chrono::seconds ttl = 0s) {
+  PlannedAction a;
+  a.kind = kind;
+  a.user_id = user;
+  a.login = user + "@example.com";
+  a.incident_id = incident;
+  a.ttl = ttl;
+  a.detection_ids = {"okta.mfa_push_fatigue"};
+  a.contributing_uuids = {"evt-" + incident + "-1", "evt-" + incident + "-2"};
+  a.risk = 90;
+  if (kind == ActionKind::add_to_group || kind == ActionKind::remove_from_group) a.params = {{"group", "00gSTEPUP"}};
+  return a;
+}
+
+Response one(PlannedAction a) {
+  return Response{{std::move(a)}, false};
+}
+
+class ResponseEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("og-resp-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
+    std::filesystem::remove_all(dir_);
+    config_.state_dir = dir_;
+    config_.poll_interval = 0ms;
+    config_.retry_base = 1000ms;
+    config_.log = [](std::string_view, std::string_view) {};
+  }
+  void TearDown() override {
+    engine_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  ResponseEngine& open() {
+    engine_.reset();
+    auto e = ResponseEngine::open(config_, okta_, clock_);
+    EXPECT_TRUE(e) << (e ? "" : e.error());
+    engine_ = std::move(*e);
+    return *engine_;
+  }
+
+  SubmitResult submit(Response r) {
+    SubmitResult out;
+    bool called = false;
+    engine_->submit(std::move(r), [&](const SubmitResult& res) {
+      out = res;
+      called = true;
+    });
+    EXPECT_TRUE(engine_->run_until_idle(5s));
+    EXPECT_TRUE(called);
+    return out;
+  }
+
+  std::unique_ptr<Journal> reader() {
+    auto j = Journal::open(dir_, Journal::Mode::reader);
+    EXPECT_TRUE(j) << (j ? "" : j.error());
+    return std::move(*j);
+  }
+
+  ActionRecord row(std::int64_t id) {
+    auto r = reader()->get(id);
+    EXPECT_TRUE(r);
+    return r ? *r : ActionRecord{};
+  }
+
+  int cli(std::vector<std::string> args, std::string* out_text = nullptr) {
+    args.push_back("--state-dir");
+    args.push_back(dir_.string());
+    std::vector<std::string_view> views(args.begin(), args.end());
+    std::ostringstream out, err;
+    int rc = actions_command(views, out, err);
+    if (out_text) *out_text = out.str() + err.str();
+    return rc;
+  }
+
+  std::filesystem::path dir_;
+  ResponseConfig config_;
+  ManualClock clock_;
+  FakeOkta okta_;
+  std::unique_ptr<ResponseEngine> engine_;
+};
+
+TEST_F(ResponseEngineTest, StateMachineJournalAndAudit) {
+  open();
+  auto res = submit(one(action(ActionKind::suspend, "00u1", "inc-1", 3600s)));
+  ASSERT_TRUE(res.ok);
+  ASSERT_EQ(res.action_ids.size(), 1u);
+  auto r = row(res.action_ids[0]);
+  EXPECT_EQ(r.state, ActionState::done);
+  EXPECT_EQ(r.outcome, "success");
+  EXPECT_EQ(r.attempts, 1);
+  EXPECT_EQ(r.request, "POST /api/v1/users/00u1/suspend");
+  EXPECT_EQ(r.revert_state, RevertState::scheduled);
+  EXPECT_EQ(r.revert_due_ms, clock_.ms() + 3'600'000);
+  auto history = reader()->transitions(r.id);
+  std::vector<std::string> states;
+  for (const auto& t : history)
+    states.push_back(t.from + ">" + t.to);
+  EXPECT_EQ(states, (std::vector<std::string>{">decided", "decided>sending", "sending>done", "done>done"}));
+  EXPECT_TRUE(okta_.user("00u1").suspended);
+  engine_->stop();
+  auto audit = slurp(dir_ / "audit.jsonl");
+  EXPECT_NE(audit.find(R"("to":"sending")"), std::string::npos);
+  EXPECT_NE(audit.find(R"("contributing_uuids":["evt-inc-1-1","evt-inc-1-2"])"), std::string::npos);
+  EXPECT_NE(audit.find(R"("detections":["okta.mfa_push_fatigue"])"), std::string::npos);
+  EXPECT_NE(audit.find(R"("outcome":"success")"), std::string::npos);
+  EXPECT_NE(audit.find(R"("request":"POST /api/v1/users/00u1/suspend")"), std::string::npos);
+  // Every line is a JSON object on its own line.
+  std::istringstream lines(audit);
+  int n = 0;
+  for (std::string line; std::getline(lines, line); ++n) {
+    EXPECT_EQ(line.front(), '{');
+    EXPECT_EQ(line.back(), '}');
+  }
+  EXPECT_GE(n, 4);
+}
+
+TEST_F(ResponseEngineTest, JournaledBeforeTheCallbackReleasesOffsets) {
+  open();
+  bool seen_in_reader = false;
+  engine_->submit(one(action(ActionKind::clear_sessions, "00u1", "inc-1")), [&](const SubmitResult& res) {
+    ASSERT_TRUE(res.ok);
+    // A separate connection sees the committed decision when the callback runs.
+    seen_in_reader = reader()->get(res.action_ids[0]).has_value();
+  });
+  engine_->run_until_idle(5s);
+  EXPECT_TRUE(seen_in_reader);
+}
+
+TEST_F(ResponseEngineTest, RedeliveredDecisionNeverActsTwiceEvenAcrossRestart) {
+  open();
+  auto first = submit(one(action(ActionKind::clear_sessions, "00u1", "inc-1")));
+  auto again = submit(one(action(ActionKind::clear_sessions, "00u1", "inc-1")));
+  EXPECT_EQ(first.action_ids, again.action_ids);
+  open();
+  auto after_restart = submit(one(action(ActionKind::clear_sessions, "00u1", "inc-1")));
+  EXPECT_EQ(first.action_ids, after_restart.action_ids);
+  EXPECT_EQ(okta_.user("00u1").sessions_cleared, 1);
+  EXPECT_EQ(okta_.call_count(), 1u);
+  EXPECT_EQ(engine_->stats().deduplicated, 1u);
+}
+
+TEST_F(ResponseEngineTest, CooldownSkipsRepeatsWithinTheWindow) {
+  config_.guard.default_cooldown = 600s;
+  open();
+  auto a = submit(one(action(ActionKind::add_to_group, "00u1", "inc-1")));
+  clock_.advance(300s);
+  auto b = submit(one(action(ActionKind::add_to_group, "00u1", "inc-2")));
+  auto rb = row(b.action_ids[0]);
+  EXPECT_EQ(rb.state, ActionState::skipped);
+  EXPECT_EQ(rb.cooldown_of, a.action_ids[0]);
+  EXPECT_NE(rb.reason.find("cooldown"), std::string::npos);
+  // Other users and other actions are not affected.
+  EXPECT_EQ(row(submit(one(action(ActionKind::add_to_group, "00u2", "inc-2"))).action_ids[0]).state, ActionState::done);
+  clock_.advance(301s);
+  EXPECT_EQ(row(submit(one(action(ActionKind::add_to_group, "00u1", "inc-3"))).action_ids[0]).state, ActionState::done);
+  EXPECT_EQ(okta_.call_count(), 3u);
+}
+
+TEST_F(ResponseEngineTest, DryRunIsJournaledAndAuditedAsWouldHave) {
+  config_.guard.shadow_detections = {"okta.mfa_push_fatigue"};
+  open();
+  auto res = submit(one(action(ActionKind::suspend, "00u1", "inc-1", 3600s)));
+  auto r = row(res.action_ids[0]);
+  EXPECT_EQ(r.state, ActionState::skipped);
+  EXPECT_EQ(r.reason, "dry_run: detection okta.mfa_push_fatigue");
+  EXPECT_EQ(r.revert_state, RevertState::none);
+  EXPECT_EQ(okta_.call_count(), 0u);
+  engine_->stop();
+  auto audit = slurp(dir_ / "audit.jsonl");
+  EXPECT_NE(audit.find(R"("to":"skipped","would_have":true)"), std::string::npos);
+}
+
+TEST_F(ResponseEngineTest, ExceptionsAreNeverActedUponAndUnresolvedGroupsWait) {
+  open();
+  ExceptionList ex;
+  ex.add({ExceptionEntry::Type::login, "00ubreak@example.com", std::nullopt, "break-glass"});
+  ex.add({ExceptionEntry::Type::group, "00gADMINS", std::nullopt, "admins"});
+  engine_->set_exceptions(ex);
+  auto excepted = submit(one(action(ActionKind::suspend, "00uBREAK", "inc-1")));
+  EXPECT_EQ(row(excepted.action_ids[0]).state, ActionState::skipped);
+  auto waiting = submit(one(action(ActionKind::suspend, "00uADMIN", "inc-1")));
+  auto normal = submit(one(action(ActionKind::suspend, "00uX", "inc-1")));
+  EXPECT_EQ(row(waiting.action_ids[0]).state, ActionState::decided);  // group not resolved yet
+  EXPECT_EQ(row(normal.action_ids[0]).state, ActionState::decided);
+  EXPECT_EQ(okta_.call_count(), 0u);
+  engine_->set_group_members("00gADMINS", {"00uADMIN"});
+  clock_.advance(6s);
+  engine_->run_until_idle(5s);
+  EXPECT_EQ(row(waiting.action_ids[0]).state, ActionState::skipped);
+  EXPECT_EQ(row(normal.action_ids[0]).state, ActionState::done);
+  EXPECT_EQ(okta_.call_count(), 1u);
+  EXPECT_FALSE(okta_.user("00uADMIN").suspended);
+}
+
+TEST_F(ResponseEngineTest, BreakerRuleGoneWrongOverAThousandUsersSendsOnlyN) {
+  config_.breaker = {20, 300s, 0s};  // defaults N and T; re-arm only by operator
+  open();
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 1000; ++i) {
+    engine_->submit(one(action(ActionKind::suspend, "00u" + std::to_string(i), "every-signin-" + std::to_string(i))),
+                    [&](const SubmitResult& r) { ids.push_back(r.action_ids.at(0)); });
+    if (i % 100 == 0) engine_->run_once();
+  }
+  ASSERT_TRUE(engine_->run_until_idle(60s));
+  ASSERT_EQ(ids.size(), 1000u);
+  EXPECT_EQ(okta_.call_count(), 20u);
+  auto stats = engine_->stats();
+  EXPECT_EQ(stats.breaker_trips, 1u);
+  EXPECT_EQ(stats.held_breaker, 980u);
+  EXPECT_TRUE(stats.breaker_tripped);
+  auto j = reader();
+  ListFilter f;
+  f.state = ActionState::held;
+  f.limit = 5000;
+  EXPECT_EQ(j->list(f).size(), 980u);
+  f.state = ActionState::done;
+  EXPECT_EQ(j->list(f).size(), 20u);
+  // Non-destructive actions still go through.
+  submit(one(action(ActionKind::add_to_group, "00u5", "x")));
+  EXPECT_EQ(okta_.call_count(), 21u);
+  // The trip survives a restart.
+  open();
+  submit(one(action(ActionKind::suspend, "00uNEW", "later")));
+  EXPECT_EQ(okta_.call_count(), 21u);
+  // Released by the operator while the daemon is stopped: the next start re-arms before sending.
+  engine_.reset();
+  std::string out;
+  EXPECT_EQ(cli({"release"}, &out), 0) << out;
+  EXPECT_NE(out.find("not running"), std::string::npos);
+  open();
+  engine_->run_until_idle(5s);
+  submit(one(action(ActionKind::suspend, "00uNEWER", "later")));
+  EXPECT_EQ(okta_.call_count(), 22u);
+  EXPECT_TRUE(okta_.user("00uNEWER").suspended);
+  EXPECT_FALSE(okta_.user("00uNEW").suspended);  // held stays held: release does not flush a bad rule's backlog
+  engine_->stop();
+  auto audit = slurp(dir_ / "audit.jsonl");
+  EXPECT_NE(audit.find(R"("event":"breaker_tripped")"), std::string::npos);
+  EXPECT_NE(audit.find(R"("event":"breaker_release")"), std::string::npos);
+}
+
+TEST_F(ResponseEngineTest, KillSwitchFileStopsWriteBackWithinOneSecond) {
+  SystemWallClock wall;
+  config_.poll_interval = 200ms;
+  auto e = ResponseEngine::open(config_, okta_, wall);
+  ASSERT_TRUE(e) << e.error();
+  engine_ = std::move(*e);
+  engine_->start();
+  { std::ofstream(dir_ / "killswitch") << "automation\n"; }
+  auto t0 = std::chrono::steady_clock::now();
+  while (!engine_->stats().kill_switch && std::chrono::steady_clock::now() - t0 < 3s) {
+    std::this_thread::sleep_for(5ms);
+  }
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, 1s);
+  std::printf("kill switch observed after %lld ms\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  for (int i = 0; i < 50; ++i) {
+    engine_->submit(one(action(ActionKind::suspend, "00u" + std::to_string(i), "inc")), {});
+  }
+  while (engine_->stats().held_kill_switch < 50 && std::chrono::steady_clock::now() - t0 < 5s) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(engine_->stats().held_kill_switch, 50u);
+  EXPECT_EQ(okta_.call_count(), 0u);
+  std::filesystem::remove(dir_ / "killswitch");
+  engine_->submit(one(action(ActionKind::suspend, "00uAFTER", "inc")), {});
+  auto t1 = std::chrono::steady_clock::now();
+  while (okta_.call_count() < 1 && std::chrono::steady_clock::now() - t1 < 3s)
+    std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(okta_.call_count(), 1u);
+  // In-process operator command.
+  engine_->set_kill_switch(true);
+  t1 = std::chrono::steady_clock::now();
+  while (!engine_->stats().kill_switch && std::chrono::steady_clock::now() - t1 < 3s)
+    std::this_thread::sleep_for(5ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - t1, 1s);
+  engine_->stop();
+}
+
+TEST_F(ResponseEngineTest, RevertNeverUndoesANewerDecision) {
+  config_.guard.default_cooldown = 600s;
+  open();
+  const auto t0 = clock_.ms();
+  auto a = submit(one(action(ActionKind::suspend, "00u1", "inc-1", 3600s)));
+  clock_.advance(1200s);  // past the cooldown: a second suspension is decided and sent
+  auto b = submit(one(action(ActionKind::suspend, "00u1", "inc-2", 3600s)));
+  auto rb = row(b.action_ids[0]);
+  EXPECT_EQ(rb.state, ActionState::already_in_state);
+  EXPECT_EQ(rb.revert_state, RevertState::scheduled);  // the state is ours
+  clock_.advance(2400s + 1s);                          // A's revert is due
+  engine_->run_until_idle(5s);
+  EXPECT_EQ(row(a.action_ids[0]).revert_state, RevertState::superseded);
+  EXPECT_TRUE(okta_.user("00u1").suspended);
+  clock_.advance(1200s);  // B's revert is due
+  engine_->run_until_idle(5s);
+  EXPECT_FALSE(okta_.user("00u1").suspended);
+  rb = row(b.action_ids[0]);
+  EXPECT_EQ(rb.state, ActionState::reverted);
+  EXPECT_EQ(rb.revert_state, RevertState::done);
+  auto revert = row(rb.revert_action_id);
+  EXPECT_EQ(revert.action.kind, ActionKind::unsuspend);
+  EXPECT_EQ(revert.revert_of, rb.id);
+  EXPECT_EQ(revert.state, ActionState::done);
+  EXPECT_GE(revert.decided_ms, t0 + 1'200'000 + 3'600'000);
+}
+
+TEST_F(ResponseEngineTest, CooldownRepeatExtendsTheRevert) {
+  config_.guard.default_cooldown = 600s;
+  open();
+  auto a = submit(one(action(ActionKind::add_to_group, "00u1", "inc-1", 3600s)));
+  auto due = row(a.action_ids[0]).revert_due_ms;
+  clock_.advance(300s);
+  submit(one(action(ActionKind::add_to_group, "00u1", "inc-2", 3600s)));
+  EXPECT_EQ(row(a.action_ids[0]).revert_due_ms, due + 300'000);
+  clock_.advance(3600s - 300s + 1s);
+  engine_->run_until_idle(5s);
+  EXPECT_TRUE(okta_.user("00u1").groups.contains("00gSTEPUP"));
+  clock_.advance(300s);
+  engine_->run_until_idle(5s);
+  EXPECT_FALSE(okta_.user("00u1").groups.contains("00gSTEPUP"));
+}
+
+TEST_F(ResponseEngineTest, AdminSuspensionIsNotAutoReverted) {
+  FakeUser admin_suspended;
+  admin_suspended.suspended = true;
+  okta_.set_user("00u1", admin_suspended);
+  open();
+  auto a = submit(one(action(ActionKind::suspend, "00u1", "inc-1", 60s)));
+  auto r = row(a.action_ids[0]);
+  EXPECT_EQ(r.state, ActionState::already_in_state);
+  EXPECT_EQ(r.revert_state, RevertState::none);
+  clock_.advance(120s);
+  engine_->run_until_idle(5s);
+  EXPECT_TRUE(okta_.user("00u1").suspended);
+}
+
+TEST_F(ResponseEngineTest, RevertDueWhileDownRunsAtStartAndUnfinishedResume) {
+  open();
+  auto a = submit(one(action(ActionKind::suspend, "00u1", "inc-1", 600s)));
+  okta_.set_defer(true);
+  engine_->submit(one(action(ActionKind::add_to_group, "00u2", "inc-1", 600s)), {});
+  engine_->run_once();
+  engine_->run_once();
+  auto sent = reader()->list({});
+  ASSERT_EQ(okta_.call_count(), 2u);
+  engine_.reset();       // "crash" while the group add is in flight
+  okta_.complete_all();  // Okta applied it anyway; nobody hears the answer
+  okta_.set_defer(false);
+  clock_.advance(3600s);  // the suspension's revert fell due while down
+  open();
+  ASSERT_TRUE(engine_->run_until_idle(5s));
+  EXPECT_FALSE(okta_.user("00u1").suspended);
+  EXPECT_EQ(row(a.action_ids[0]).state, ActionState::reverted);
+  auto calls = okta_.calls();
+  ASSERT_GE(calls.size(), 4u);
+  // The group add was resent flagged possibly_sent; "already a member" counts as ours and is reverted
+  // on time (its ttl counts from the resumed answer).
+  bool resent = false;
+  for (const auto& c : calls) {
+    if (c.action.kind == ActionKind::add_to_group && c.attempt.possibly_sent) resent = true;
+  }
+  EXPECT_TRUE(resent);
+  ListFilter by_user;
+  by_user.user = "00u2";
+  auto group_rows = reader()->list(by_user);
+  ASSERT_FALSE(group_rows.empty());
+  auto g = group_rows.back();
+  EXPECT_EQ(g.action.kind, ActionKind::add_to_group);
+  EXPECT_TRUE(is_effective(g.state));
+  EXPECT_EQ(g.revert_state, RevertState::scheduled);
+  clock_.advance(601s);
+  engine_->run_until_idle(5s);
+  EXPECT_FALSE(okta_.user("00u2").groups.contains("00gSTEPUP"));
+}
+
+class SecretLeakingExecutor final : public ActionExecutor {
+ public:
+  void execute(const PlannedAction&, const Attempt&, std::function<void(ExecutionResult)> done) override {
+    ExecutionResult r;
+    r.outcome = Outcome::success;
+    r.http_status = 200;
+    r.secret = "https://example.okta.com/reset/SECRET-TOKEN-7c1e";
+    r.summary = "reset link " + r.secret;  // a careless executor: the engine must still not store it
+    r.okta_error_summary = r.secret;
+    r.request = "POST /api/v1/users/00u1/lifecycle/reset_password?sendEmail=false";
+    done(std::move(r));
+  }
+};
+
+TEST_F(ResponseEngineTest, SecretsAreNeverWrittenUnlessASinkIsConfigured) {
+  SecretLeakingExecutor exec;
+  std::string delivered;
+  {
+    auto e = ResponseEngine::open(config_, exec, clock_);
+    ASSERT_TRUE(e) << e.error();
+    auto& engine = **e;
+    engine.submit(one(action(ActionKind::reset_password, "00u1", "inc-1")), {});
+    ASSERT_TRUE(engine.run_until_idle(5s));
+    EXPECT_EQ(engine.stats().secrets_discarded, 1u);
+    engine.set_secret_sink([&](const ActionRecord&, std::string_view s) { delivered = s; });
+    engine.submit(one(action(ActionKind::reset_password, "00u2", "inc-1")), {});
+    ASSERT_TRUE(engine.run_until_idle(5s));
+    engine.stop();
+  }
+  EXPECT_EQ(delivered, "https://example.okta.com/reset/SECRET-TOKEN-7c1e");
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    auto bytes = slurp(entry.path());
+    EXPECT_EQ(bytes.find("SECRET-TOKEN-7c1e"), std::string::npos) << entry.path();
+    ++files;
+  }
+  EXPECT_GE(files, 2u);  // journal.db (+ wal) and audit.jsonl
+  auto r = row(1);
+  EXPECT_EQ(r.state, ActionState::done);
+  EXPECT_NE(r.result_summary.find("[redacted]"), std::string::npos);
+}
+
+TEST_F(ResponseEngineTest, OrderedStepsRunInOrderWithPerStepOutcomes) {
+  open();
+  okta_.set_defer(true);
+  Response r{{action(ActionKind::add_to_group, "00u1", "inc-1"), action(ActionKind::clear_sessions, "00u1", "inc-1")},
+             false};
+  engine_->submit(r, {});
+  engine_->run_once();
+  ASSERT_EQ(okta_.call_count(), 1u);
+  EXPECT_EQ(okta_.calls()[0].action.kind, ActionKind::add_to_group);
+  engine_->run_once();
+  EXPECT_EQ(okta_.call_count(), 1u);  // step 2 waits for step 1
+  okta_.complete_all();
+  engine_->run_once();
+  ASSERT_EQ(okta_.call_count(), 2u);
+  EXPECT_EQ(okta_.calls()[1].action.kind, ActionKind::clear_sessions);
+  okta_.complete_all();
+  engine_->run_until_idle(5s);
+  auto rows = reader()->list({});
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].step, 1);
+  EXPECT_EQ(rows[0].state, ActionState::done);
+  EXPECT_EQ(rows[1].state, ActionState::done);
+
+  // stop_on_failure: a failed first step skips the rest.
+  okta_.set_defer(false);
+  okta_.force("00u9", Outcome::not_found);
+  auto res = submit(Response{
+      {action(ActionKind::add_to_group, "00u9", "inc-2"), action(ActionKind::clear_sessions, "00u9", "inc-2")}, true});
+  auto s1 = row(res.action_ids[0]);
+  EXPECT_EQ(s1.state, ActionState::failed);
+  EXPECT_EQ(s1.okta_error_code, "E0000007");
+  EXPECT_EQ(s1.http_status, 404u);
+  EXPECT_EQ(row(res.action_ids[1]).state, ActionState::skipped);
+}
+
+TEST_F(ResponseEngineTest, TransientOutcomesRetryWithBackoffThenFail) {
+  config_.max_attempts = 3;
+  open();
+  okta_.force("00u1", Outcome::transient, 1);
+  auto a = submit(one(action(ActionKind::add_to_group, "00u1", "inc-1")));
+  EXPECT_EQ(row(a.action_ids[0]).state, ActionState::decided);
+  clock_.advance(1001ms);
+  engine_->run_until_idle(5s);
+  auto r = row(a.action_ids[0]);
+  EXPECT_EQ(r.state, ActionState::done);
+  EXPECT_EQ(r.attempts, 2);
+  okta_.force("00u2", Outcome::transient);
+  auto b = submit(one(action(ActionKind::add_to_group, "00u2", "inc-1")));
+  for (int i = 0; i < 5; ++i) {
+    clock_.advance(10s);
+    engine_->run_until_idle(5s);
+  }
+  r = row(b.action_ids[0]);
+  EXPECT_EQ(r.state, ActionState::failed);
+  EXPECT_EQ(r.attempts, 3);
+  EXPECT_NE(r.reason.find("gave up after 3"), std::string::npos);
+}
+
+TEST_F(ResponseEngineTest, OperatorCliListShowRevert) {
+  open();
+  auto a = submit(one(action(ActionKind::suspend, "00u1", "inc-1", 86400s)));
+  submit(one(action(ActionKind::clear_sessions, "00u2", "inc-2")));
+  std::string out;
+  // Reads beside a running (journal-owning) engine.
+  ASSERT_EQ(cli({"list"}, &out), 0) << out;
+  EXPECT_NE(out.find("suspend"), std::string::npos);
+  EXPECT_NE(out.find("clear_sessions"), std::string::npos);
+  ASSERT_EQ(cli({"list", "--user", "00u2", "--state", "done", "--since", "2023-11-14"}, &out), 0) << out;
+  EXPECT_EQ(out.find("suspend"), std::string::npos);
+  EXPECT_NE(out.find("clear_sessions"), std::string::npos);
+  // The manual clock stands at 2023-11-14T22:13:20Z.
+  ASSERT_EQ(cli({"list", "--since", "2023-11-14T22:14:00Z"}, &out), 0) << out;
+  EXPECT_EQ(out.find("clear_sessions"), std::string::npos);
+  ASSERT_EQ(cli({"show", std::to_string(a.action_ids[0])}, &out), 0) << out;
+  EXPECT_NE(out.find("okta.mfa_push_fatigue"), std::string::npos);
+  EXPECT_NE(out.find("evt-inc-1-2"), std::string::npos);
+  EXPECT_NE(out.find("sending -> done"), std::string::npos);
+  EXPECT_NE(out.find("revert:       scheduled"), std::string::npos);
+  EXPECT_EQ(cli({"show", "999"}, &out), 1);
+  EXPECT_EQ(cli({"list", "--state", "bogus"}, &out), 2);
+  EXPECT_EQ(cli({"revert", "2"}, &out), 1);  // clearing sessions has no inverse
+  // Early manual revert with the daemon stopped: performed at the next start.
+  engine_.reset();
+  ASSERT_EQ(cli({"revert", std::to_string(a.action_ids[0])}, &out), 0) << out;
+  EXPECT_TRUE(okta_.user("00u1").suspended);
+  open();
+  engine_->run_until_idle(5s);
+  EXPECT_FALSE(okta_.user("00u1").suspended);
+  EXPECT_EQ(row(a.action_ids[0]).state, ActionState::reverted);
+  // Kill switch command toggles the file flag.
+  ASSERT_EQ(cli({"killswitch", "on"}, &out), 0);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "killswitch"));
+  ASSERT_EQ(cli({"killswitch", "status"}, &out), 0);
+  EXPECT_EQ(out, "on\n");
+  submit(one(action(ActionKind::suspend, "00u3", "inc-3")));
+  EXPECT_FALSE(okta_.user("00u3").suspended);
+  ASSERT_EQ(cli({"killswitch", "off"}, &out), 0);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "killswitch"));
+}
+
+TEST_F(ResponseEngineTest, ManualRevertOfARunningDaemonWithinASecond) {
+  config_.poll_interval = 200ms;
+  open();
+  auto a = submit(one(action(ActionKind::suspend, "00u1", "inc-1", 86400s)));
+  engine_->start();
+  std::string out;
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(cli({"revert", std::to_string(a.action_ids[0])}, &out), 0) << out;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
+  EXPECT_NE(out.find("revert: revert #"), std::string::npos) << out;
+  auto t1 = std::chrono::steady_clock::now();
+  while (okta_.user("00u1").suspended && std::chrono::steady_clock::now() - t1 < 3s) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_FALSE(okta_.user("00u1").suspended);
+  engine_->stop();
+}
+
+}  // namespace
+}  // namespace og::test
