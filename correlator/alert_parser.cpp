@@ -233,7 +233,7 @@ MappingLoad alert_mapping_from_yaml(const YAML::Node& node, std::string_view pat
       pointer(value, key, m.message_pointer);
     } else if (key == "uuid") {
       pointer(value, key, m.uuid_pointer);
-    } else if (key == "extra_fields") {
+    } else if (key == "extra") {
       if (!value.IsMap()) {
         problem(value, key, "must map field names to JSON pointers");
         continue;

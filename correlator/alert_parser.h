@@ -51,7 +51,8 @@ struct MappingLoad {
 };
 
 // Reads a mapping from its YAML form (the keys documented in docs/ingestion.md: time, user,
-// user_kind, source_ip, alert_type, alert_type_prefix, severity, message, uuid, extra_fields).
+// user_kind, source_ip, alert_type, alert_type_prefix, severity, message, uuid, extra), as
+// `sources.kafka.topics[].mapping` takes them in oktaguard.yaml.
 // Every problem is collected; unknown keys are errors. `path` prefixes the reported key paths.
 MappingLoad alert_mapping_from_yaml(const YAML::Node& node, std::string_view path = "mapping");
 

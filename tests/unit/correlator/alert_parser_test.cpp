@@ -27,9 +27,9 @@ RecordMeta meta(std::string_view source) {
   return RecordMeta{Symbol::intern(source), {}, 1'000};
 }
 
-std::string extra_text(const Event& e, const FieldRegistry& registry, std::string_view path) {
+std::string extra_text(const Event& e, FieldRegistry& registry, std::string_view path) {
   std::string scratch;
-  FieldRef ref = const_cast<FieldRegistry&>(registry).resolve(path);
+  FieldRef ref = registry.resolve(path);  // already registered: returns its slot
   return std::string(read_field(e, ref, 0, scratch).text);
 }
 
@@ -137,13 +137,13 @@ TEST(AlertMappingYaml, ReportsEveryProblemWithItsPosition) {
       "time: detect_time\n"
       "user_kind: phone\n"
       "colour: blue\n"
-      "extra_fields: [a]\n");
+      "extra: [a]\n");
   MappingLoad load = alert_mapping_from_yaml(node, "sources.edr.mapping");
   std::vector<std::string> paths;
   for (const MappingProblem& p : load.problems)
     paths.push_back(p.path + "@" + std::to_string(p.line));
   EXPECT_EQ(paths, (std::vector<std::string>{"sources.edr.mapping.time@1", "sources.edr.mapping.user_kind@2",
-                                             "sources.edr.mapping.colour@3", "sources.edr.mapping.extra_fields@4",
+                                             "sources.edr.mapping.colour@3", "sources.edr.mapping.extra@4",
                                              "sources.edr.mapping.user@1", "sources.edr.mapping.alert_type@1"}));
 }
 
