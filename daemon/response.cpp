@@ -41,6 +41,8 @@ std::string response_key_for(const Response& response) {
   return response.steps.front().idempotency_key() + "/" + std::to_string(response.steps.size());
 }
 
+constexpr std::string_view kManualRevert = "manual revert";
+
 }  // namespace
 
 ResponseEngine::ResponseEngine(ResponseConfig config, ActionExecutor& executor, const WallClock& clock)
@@ -547,6 +549,7 @@ std::string ResponseEngine::start_revert(ActionRecord& a, std::int64_t now, bool
   r.state = ActionState::decided;
   r.decided_ms = now;
   r.revert_of = a.id;
+  if (manual) r.reason = std::string(kManualRevert);
   auto id = journal_->insert_action(r);
   if (!id) return "journal: " + id.error();
   r.id = *id;
@@ -628,6 +631,19 @@ bool ResponseEngine::dispatch(std::int64_t now) {
       }
     }
     if (!ensure_tx()) break;
+    if (r.revert_of != 0 && r.reason != kManualRevert) {
+      // A decision made after this revert was scheduled but before it is sent still wins.
+      if (auto parent = journal_->get(r.revert_of)) {
+        if (auto blocked = revert_blocked(*parent, journal_->newer_decision(*parent))) {
+          r.reason = *blocked;
+          transition(r, ActionState::skipped, *blocked, now);
+          parent->revert_state = RevertState::superseded;
+          note(*parent, *blocked, now);
+          changed = true;
+          continue;
+        }
+      }
+    }
     if (r.revert_of == 0) {
       auto match = exceptions.check(r.action.user_id, r.action.login, from_ms(now));
       if (match.kind == ExceptionList::Match::Kind::excepted) {
