@@ -11,13 +11,16 @@ Json from_element(simdjson::dom::element e) {
   switch (e.type()) {
     case T::ARRAY: {
       Json::Array a;
-      for (auto child : e.get_array().value_unsafe())
+      // Named, not iterated as a temporary: the range would outlive the simdjson_result holding it.
+      simdjson::dom::array arr = e.get_array().value_unsafe();
+      for (auto child : arr)
         a.push_back(from_element(child));
       return Json(std::move(a));
     }
     case T::OBJECT: {
       Json::Object o;
-      for (auto field : e.get_object().value_unsafe())
+      simdjson::dom::object obj = e.get_object().value_unsafe();
+      for (auto field : obj)
         o.emplace_back(std::string(field.key), from_element(field.value));
       return Json(std::move(o));
     }
