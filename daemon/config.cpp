@@ -68,7 +68,7 @@ class Reader {
     }
     std::set<std::string> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Node& key = it->first;
+      YAML::Node key = it->first;  // a copy: `it->first` lives in a temporary proxy
       if (!key.IsScalar()) {
         error(key, path, "keys must be strings");
         continue;
