@@ -16,8 +16,10 @@ RevertPlan plan_revert(const ActionRecord& a, std::int64_t effective_ms,
   RevertPlan plan;
   if (!inverse_kind(a.action.kind) || a.action.ttl.count() <= 0 || a.revert_of != 0) return plan;
   if (a.state == ActionState::already_in_state) {
+    // superseded: that revert was dropped in favour of a newer decision, this one: still ours.
     bool prior_pending =
-        prior && (prior->revert_state == RevertState::scheduled || prior->revert_state == RevertState::started);
+        prior && (prior->revert_state == RevertState::scheduled || prior->revert_state == RevertState::started ||
+                  prior->revert_state == RevertState::superseded);
     bool prior_permanent = prior && prior->action.ttl.count() == 0 && prior->revert_state == RevertState::none;
     if (prior_permanent) {
       plan.note = "not reverting: earlier permanent decision #" + std::to_string(prior->id) + " holds this state";

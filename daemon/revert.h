@@ -4,7 +4,7 @@
 // - a revert runs ttl after the action took effect, extended by later repeats that were skipped for
 //   cooldown (their own ttl counts from their decision), cancelled by a later permanent one;
 // - an "already in state" answer is only reverted when the state is ours: a resumed send that may have
-//   landed, or an earlier action of ours with its own revert pending. Otherwise someone else (an
+//   landed, or an earlier action of ours whose revert is pending or was superseded. Otherwise someone else (an
 //   admin) put the user there and an auto-revert would undo their decision;
 // - at due time a newer decision for the same action (pending, effective or held) supersedes it: a
 //   revert never undoes a newer decision.

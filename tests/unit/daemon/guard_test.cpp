@@ -158,6 +158,8 @@ TEST(Revert, AlreadyInStateIsRevertedOnlyWhenTheStateIsOurs) {
   auto prior = effective(1, ActionState::done, 3600s, 0);
   prior.revert_state = RevertState::scheduled;
   EXPECT_TRUE(plan_revert(a, 1000, {}, prior).schedule);
+  prior.revert_state = RevertState::superseded;  // dropped for a newer decision: this one
+  EXPECT_TRUE(plan_revert(a, 1000, {}, prior).schedule);
   // An earlier permanent suspension of ours: never undone by a later temporary one.
   auto permanent = effective(1, ActionState::done, 0s, 0);
   a.possibly_sent = true;

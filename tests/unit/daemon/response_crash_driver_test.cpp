@@ -120,12 +120,12 @@ PlannedAction decision(int i) {
   switch (i % 5) {
     case 0:
       a.kind = ActionKind::suspend;
-      a.ttl = 2s;
+      a.ttl = std::chrono::seconds(2 + i % 8);  // reverts spread over seconds: kills land among them
       break;
     case 1:
       a.kind = ActionKind::add_to_group;
       a.params = {{"group", "00gSTEPUP"}};
-      a.ttl = 2s;
+      a.ttl = std::chrono::seconds(2 + i % 8);
       break;
     case 2:
       a.kind = ActionKind::clear_sessions;
@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
         ++next_store;
       store_offset(offset_file, next_store);
     });
-    if (i % 10 == 0) std::this_thread::sleep_for(2ms);
+    if (i % 10 == 0) std::this_thread::sleep_for(20ms);
   }
   // Wait until everything is journaled, finished, and every revert has run.
   for (int round = 0; round < 600; ++round) {

@@ -42,7 +42,7 @@ TEST(ResponseCrash, SigkillAtRandomPointsTwentyTimesExactlyOnceEffects) {
   auto state = (dir / "state").string();
   auto effects = (dir / "effects.log").string();
   std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> delay_ms(30, 1500);
+  std::uniform_int_distribution<int> delay_ms(50, 900);
   int killed = 0;
   for (int run = 0; run < 20; ++run) {
     pid_t pid = spawn(state, effects);
@@ -87,8 +87,8 @@ TEST(ResponseCrash, SigkillAtRandomPointsTwentyTimesExactlyOnceEffects) {
     if (r.action.ttl.count() > 0) {
       bool reverted = r.state == ActionState::reverted && r.revert_state == RevertState::done;
       bool superseded = r.revert_state == RevertState::superseded;
-      bool not_ours = r.state == ActionState::already_in_state && r.revert_state == RevertState::none;
-      EXPECT_TRUE(reverted || superseded || not_ours) << "#" << r.id << " revert " << to_string(r.revert_state);
+      // The fake org starts clean: every "already in state" is ours, so every one is reverted.
+      EXPECT_TRUE(reverted || superseded) << "#" << r.id << " revert " << to_string(r.revert_state);
     }
   }
   EXPECT_EQ(originals, kDecisions);  // none lost; the unique key makes a duplicate impossible
