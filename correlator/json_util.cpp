@@ -212,7 +212,22 @@ error_code key_of(od::field& field, std::string_view& key) {
 }
 
 error_code read_view(od::value value, std::string_view& out) {
-  // Nearly every value read is a string: try that first; a failed get_string() consumes nothing.
+  // Nearly every value read is a string without escapes: view it in place in the padded buffer
+  // (stage 1 has validated its UTF-8 and found its closing quote), with no unescaping copy. A
+  // scalar left unconsumed is skipped by the enclosing iteration.
+  std::string_view token = value.raw_json_token();
+  if (!token.empty() && token.front() == '"') {
+    const char* start = token.data() + 1;
+    const char* end = start;
+    while (*end != '"' && *end != '\\' && *end != '\0')
+      ++end;
+    if (*end == '"') {
+      out = std::string_view(start, static_cast<std::size_t>(end - start));
+      if (out == "null") out = {};
+      return simdjson::SUCCESS;
+    }
+  }
+  // Escapes (or a string simdjson must judge): unescape; a failed get_string() consumes nothing.
   if (value.get_string().get(out) == simdjson::SUCCESS) {
     if (out == "null") out = {};
     return simdjson::SUCCESS;
@@ -266,10 +281,14 @@ class SymbolCache {
  public:
   Symbol get(std::string_view text) {
     if (text.empty()) return Symbol{};
-    std::uint32_t hash = 2166136261u;  // FNV-1a
-    for (char c : text)
-      hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
-    Entry& entry = entries_[hash % kEntries];
+    // Length and the first and last 8 bytes: O(1), and enough to spread event types, countries
+    // and reasons; a collision only costs a miss, the comparison below keeps it correct.
+    std::size_t n = std::min<std::size_t>(8, text.size());
+    std::uint64_t head = 0, tail = 0;
+    std::memcpy(&head, text.data(), n);
+    std::memcpy(&tail, text.data() + text.size() - n, n);
+    std::uint64_t hash = (head * 0x9E3779B97F4A7C15ull) ^ (tail * 0xC2B2AE3D27D4EB4Full) ^ text.size();
+    Entry& entry = entries_[(hash >> 32) % kEntries];
     if (entry.symbol.view() != text) entry.symbol = Symbol::intern(text);
     return entry.symbol;
   }

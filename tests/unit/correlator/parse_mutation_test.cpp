@@ -1,6 +1,7 @@
 // Every sample truncated at every byte offset, and with seeded random byte flips: each must give an
 // Event or a typed ParseFailure. Crashes and sanitizer reports fail the run (ASan/UBSan build).
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <filesystem>
 #include <random>
@@ -120,8 +121,14 @@ TEST(ParseMutation, RandomByteFlipsAreAnEventOrACountedError) {
             break;
         }
       }
-      okta_tally.count(okta->parse(mutated, RecordMeta{}));
-      alert_tally.count(alert->parse(mutated, RecordMeta{}));
+      auto okta_result = okta->parse(mutated, RecordMeta{});
+      auto alert_result = alert->parse(mutated, RecordMeta{});
+      // Whatever is accepted must at least be valid UTF-8 (events reach logs and the Okta API).
+      if (okta_result || alert_result) {
+        EXPECT_TRUE(simdjson::validate_utf8(mutated.data(), mutated.size())) << mutated;
+      }
+      okta_tally.count(okta_result);
+      alert_tally.count(alert_result);
     }
   }
   EXPECT_GT(okta_tally.events, 0u);  // many flips land in string content and stay valid
