@@ -447,7 +447,11 @@ class Transport::Impl : public std::enable_shared_from_this<Impl> {
                       .value_or(full_jitter_backoff(p->retry_count, config_.backoff_base, config_.backoff_cap, rng_));
       limiter_.block_until(p->bucket, now + wait);
       log(LogLevel::warning, fmt::format("429 on bucket {}; waiting {} ms", to_string(p->bucket), wait.count()));
-      queue(p).push_front(p);
+      if (p->raw) {
+        retry_after(p, wait);  // token requests never queue behind the requests waiting for them
+      } else {
+        queue(p).push_front(p);
+      }
       return;
     }
 

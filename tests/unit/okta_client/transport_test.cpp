@@ -6,6 +6,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "okta_client/auth.h"
 #include "okta_client/version.h"
@@ -374,11 +376,11 @@ TEST(TransportTest, ConcurrencyLimit429ShrinksTheWindowInsteadOfWaitingOutTheMin
 }
 
 TEST(TransportTest, ServerErrorsRetryOnlyWhenSafe) {
-  ScriptedServer server([](ServerConnection& c) {
+  auto gets = std::make_shared<std::atomic<int>>(0);
+  ScriptedServer server([gets](ServerConnection& c) {
     while (auto req = c.read_request()) {
       const bool lookup = req->method() == http::verb::get;
-      static std::atomic<int> gets{0};
-      if (lookup && gets++ < 2) {
+      if (lookup && (*gets)++ < 2) {
         c.write(raw_response(503, "{}"));
       } else if (lookup) {
         c.write(raw_response(200, "{}"));
@@ -561,6 +563,54 @@ TEST_F(TransportTlsTest, TruncationAfterACompleteResponseIsHarmless) {
   ASSERT_TRUE(b) << b.error().detail;
   EXPECT_EQ(b->body, R"({"n":2})");
   EXPECT_EQ(server.connections(), 2);  // Connection: close is honoured
+}
+
+// An access token revoked before its expiry: the 401 drops it, one new token is fetched (through the same
+// transport, outside the queue) and the request is retried once with it.
+TEST(TransportTest, OAuth401RefreshesTheTokenOnceAndRetries) {
+  auto tokens = std::make_shared<std::atomic<int>>(0);
+  ScriptedServer server([tokens](ServerConnection& c) {
+    while (auto req = c.read_request()) {
+      if (req->target() == "/oauth2/v1/token") {
+        const int n = ++*tokens;
+        c.write(raw_response(200, R"({"token_type":"Bearer","expires_in":3600,"access_token":"AT-SECRET-)" +
+                                      std::to_string(n) + R"("})"));
+      } else if (req->at(http::field::authorization) == "Bearer AT-SECRET-2") {
+        c.write(raw_response(200, "{}"));
+      } else {
+        c.write(raw_response(401, R"({"errorCode":"E0000011"})"));
+      }
+    }
+  });
+  const auto dir = std::filesystem::temp_directory_path() / ("og_transport_oauth_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  FILE* f = std::fopen((dir / "key.pem").c_str(), "w");
+  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(f);
+  EVP_PKEY_free(key);
+  okta::PrivateKeyJwtConfig jwt;
+  jwt.org_url = "http://127.0.0.1:" + std::to_string(server.port());
+  jwt.client_id = "0oaclient";
+  jwt.private_key_file = dir / "key.pem";
+  auto auth = okta::PrivateKeyJwtAuthenticator::create(jwt);
+  ASSERT_TRUE(auth) << auth.error();
+  {
+    Client client(config_for(server.port()), *auth);
+    auto r = client.call(get("/api/v1/users/00u1"));
+    ASSERT_TRUE(r) << r.error().detail;
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(r->attempts, 2);
+    EXPECT_EQ((*auth)->token_requests(), 2u);
+    for (const auto& line : client.logs())
+      EXPECT_EQ(line.find("AT-SECRET"), std::string::npos) << line;
+  }
+  const auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 4u);  // token, 401, token, 200
+  EXPECT_EQ(reqs[0].message.target(), "/oauth2/v1/token");
+  EXPECT_TRUE(reqs[0].header("Authorization").empty());
+  EXPECT_EQ(reqs[0].header("Content-Type"), "application/x-www-form-urlencoded");
+  std::filesystem::remove_all(dir);
 }
 
 // Everything the client logs (debug included), returns or counts, across success and failure paths, must not
