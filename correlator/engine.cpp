@@ -94,6 +94,24 @@ struct ShardAccess {
 
   const RuleSet& rules() const { return *s.rules_; }
 
+  // The detection's key for this event into key_buf, and its hash into `hash`; false when absent.
+  bool cached_key(const DetectionRule& r, const Event& e, std::uint64_t& hash) {
+    if (m.key_cache.size() <= r.key_slot) m.key_cache.resize(r.key_slot + 1u);
+    Shard::Impl::KeyCache& c = m.key_cache[r.key_slot];
+    if (c.event_seq != m.event_seq) {
+      c.event_seq = m.event_seq;
+      c.present = key_of(r, e);
+      if (c.present) {
+        c.text = m.key_buf;
+        c.hash = key_hash(c.text);
+      }
+    } else if (c.present) {
+      m.key_buf = c.text;
+    }
+    hash = c.hash;
+    return c.present;
+  }
+
   bool key_of(const DetectionRule& r, const Event& e) {
     m.key_buf.clear();
     for (std::size_t i = 0; i < r.key.size(); ++i) {
@@ -148,8 +166,7 @@ struct ShardAccess {
 
   // Common gate for a detection on an event: key present, owned here, not excepted.
   bool admit(std::uint32_t d, const Event& e, std::uint64_t& kh) {
-    if (!key_of(rules().detections[d], e)) return false;
-    kh = key_hash(m.key_buf);
+    if (!cached_key(rules().detections[d], e, kh)) return false;
     if (!s.owns(kh)) return false;
     return !detection_excepted(d, e);
   }
@@ -223,12 +240,14 @@ struct ShardAccess {
     ++m.metrics.detections;
     const std::string client_ip = e ? e->client_ip : std::string();
     for (const UserRef& u : det.users) {
-      RiskContribution c{r.id, key, r.risk, t, det.evidence};
+      RiskContribution c{m.detection_symbols[d], key == u.id ? std::string() : key, r.risk, t, {}};
+      for (std::size_t i = 0; i < det.evidence.size() && i < RiskContribution::kMaxEvidence; ++i)
+        c.evidence.push_back(CompactId::from(det.evidence[i]));
       if (s.owns(key_hash(u.id))) {
         double risk = r.risk > 0 ? m.ledger.add(u, std::move(c)) : m.ledger.value(u.id, t);
-        respond(u, d, risk, t, e, client_ip, key);
+        respond(u, d, risk, t, e, client_ip, key, det.evidence);
       } else {
-        s.foreign_.push_back(ForeignRisk{u, std::move(c), d, r.severity, client_ip});
+        s.foreign_.push_back(ForeignRisk{u, std::move(c), d, r.severity, client_ip, key, det.evidence});
       }
     }
     std::vector<std::string> evidence_ids = det.evidence;
@@ -238,7 +257,7 @@ struct ShardAccess {
   }
 
   void respond(const UserRef& user, std::uint32_t d, double risk, EventTime t, const Event* e,
-               const std::string& client_ip, const std::string& key) {
+               const std::string& client_ip, const std::string& key, const std::vector<std::string>& evidence) {
     const RuleSet& rs = rules();
     const DetectionRule& r = rs.detections[d];
     for (std::uint32_t ri = 0; ri < rs.responses.size(); ++ri) {
@@ -295,8 +314,7 @@ struct ShardAccess {
         dec.ordinal = ord;
         dec.tier = tier;
         dec.detections.push_back(r.id);
-        if (const UserRisk* ur = m.ledger.find(user.id); ur && !ur->contributions.empty())
-          dec.evidence = ur->contributions.back().evidence;
+        dec.evidence = evidence;
         dec.risk = risk;
         dec.time = t;
         ++m.metrics.decisions;
@@ -378,8 +396,7 @@ struct ShardAccess {
       if (!admit(d, e, kh)) return;
       st = &store.sequences[kh];
     } else {
-      if (!key_of(r, e)) return;
-      kh = key_hash(m.key_buf);
+      if (!cached_key(r, e, kh)) return;
       auto it = store.sequences.find(kh);
       if (it == store.sequences.end() || it->second.step == 0 || !s.owns(kh)) return;
       std::uint32_t step = it->second.step;
@@ -475,16 +492,16 @@ struct ShardAccess {
       double hours = std::chrono::duration<double, std::ratio<3600>>(t - st.time).count();
       double kmh = hours > 0 ? km / hours : std::numeric_limits<double>::infinity();
       if (km >= r.min_km && kmh > r.max_kmh) {
-        std::vector<WindowEntry> ev{WindowEntry{st.time, 0, st.uuid, e.actor.id}, entry(e)};
+        std::vector<WindowEntry> ev{WindowEntry{st.time, 0, st.uuid.str(), e.actor.id}, entry(e)};
         EventTime start = st.time;
-        st = GeoState{t, static_cast<float>(*e.geo.lat), static_cast<float>(*e.geo.lon), e.uuid};
+        st = GeoState{t, static_cast<float>(*e.geo.lat), static_cast<float>(*e.geo.lon), CompactId::from(e.uuid)};
         std::string key = m.key_buf;
         fire(d, key, kh, t, start, &e, ev, nullptr);
         return;
       }
     }
     if (inserted || t >= st.time)
-      st = GeoState{t, static_cast<float>(*e.geo.lat), static_cast<float>(*e.geo.lon), e.uuid};
+      st = GeoState{t, static_cast<float>(*e.geo.lat), static_cast<float>(*e.geo.lon), CompactId::from(e.uuid)};
   }
 
   void first_seen(std::uint32_t d, const Event& e) {
@@ -501,7 +518,9 @@ struct ShardAccess {
     if (inserted) st.first_min = now;
     st.last_seen_min = std::max(st.last_seen_min, now);
     auto forget = static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::minutes>(r.forget_after).count());
-    std::erase_if(st.values, [&](const FirstSeenState::Value& x) { return now - x.last_seen_min > forget; });
+    st.values.erase(std::remove_if(st.values.begin(), st.values.end(),
+                                   [&](const FirstSeenState::Value& x) { return now - x.last_seen_min > forget; }),
+                    st.values.end());
     auto found = std::find_if(st.values.begin(), st.values.end(), [&](const auto& x) { return x.hash == h; });
     if (found != st.values.end()) {
       found->last_seen_min = std::max(found->last_seen_min, now);
@@ -515,7 +534,6 @@ struct ShardAccess {
       st.values.erase(oldest);
     }
     st.values.push_back(FirstSeenState::Value{h, now});
-    if (st.values.capacity() > st.values.size() + 4) st.values.shrink_to_fit();
     if (learned_silently) return;
     std::vector<WindowEntry> ev{entry(e)};
     std::string key = m.key_buf;
@@ -606,7 +624,10 @@ struct ShardAccess {
       auto forget = static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::minutes>(r.forget_after).count());
       std::int32_t now_min = minutes(now);
       boost::unordered::erase_if(st.first_seen, [&](auto& kv) {
-        std::erase_if(kv.second.values, [&](const auto& x) { return now_min - x.last_seen_min > forget; });
+        auto& vs = kv.second.values;
+        vs.erase(
+            std::remove_if(vs.begin(), vs.end(), [&](const auto& x) { return now_min - x.last_seen_min > forget; }),
+            vs.end());
         return kv.second.values.empty();
       });
       boost::unordered::erase_if(st.fired, [&](auto& kv) { return now - kv.second >= r.cooldown; });
@@ -614,6 +635,21 @@ struct ShardAccess {
     }
     m.metrics.expired_keys += before - after;
     m.ledger.sweep(now);
+    // Open-addressing tables keep their peak capacity; give memory back once they are mostly empty.
+    auto shrink = [](auto& map) {
+      if (map.bucket_count() > 64 && map.size() < map.bucket_count() / 4) map.rehash(0);
+    };
+    for (DetectionStore& st : m.stores) {
+      shrink(st.windows);
+      shrink(st.sequences);
+      shrink(st.absences);
+      shrink(st.absence_keys);
+      shrink(st.geo);
+      shrink(st.first_seen);
+      shrink(st.fired);
+    }
+    shrink(m.ledger.mutable_users());
+    shrink(m.responses);
     for (const ResponseRule& resp : rs.responses) {
       std::string prefix = resp.id + '\x1f';
       Duration keep = std::max(resp.cooldown, resp.escalation_horizon);
@@ -681,6 +717,7 @@ struct ShardAccess {
     advance(e.published);
     s.now_ = std::max(s.now_, e.published);
     ++m.metrics.events;
+    ++m.event_seq;
     static const std::vector<std::uint32_t> kNone;
     const std::vector<std::uint32_t>* typed = &kNone;
     if (auto it = rs.by_event_type.find(e.event_type); it != rs.by_event_type.end()) typed = &it->second;
@@ -730,7 +767,10 @@ struct ShardAccess {
     if (tracked() > m.max_keys) evict_if_needed();
     if (s.now_ - m.last_sweep < std::chrono::minutes(1)) return;
     // Amortise: a sweep walks every key, so let at least a quarter as many events pass between sweeps.
-    if (m.events_since_sweep < 1024 && m.events_since_sweep * 4 < tracked()) return;
+    // An hour of event time without one forces it, so a quiet shard still frees its state.
+    if (m.events_since_sweep < 1024 && m.events_since_sweep * 4 < tracked() &&
+        s.now_ - m.last_sweep < std::chrono::hours(1))
+      return;
     m.last_sweep = s.now_;
     m.events_since_sweep = 0;
     sweep(s.now_);
@@ -750,7 +790,7 @@ struct ShardAccess {
     // windows that this shard's buffered events still need.
     double risk = f.contribution.points > 0 ? m.ledger.add(f.user, f.contribution)
                                             : m.ledger.value(f.user.id, f.contribution.time);
-    respond(f.user, f.rule, risk, f.contribution.time, nullptr, f.client_ip, f.contribution.key);
+    respond(f.user, f.rule, risk, f.contribution.time, nullptr, f.client_ip, f.key, f.evidence);
   }
 };
 
@@ -760,6 +800,8 @@ Shard::Shard(std::shared_ptr<const RuleSet> rules, ShardOptions options)
   impl_ =
       std::make_unique<Impl>(rules_->settings.risk_half_life, options_.lateness.value_or(rules_->settings.lateness));
   impl_->stores.resize(rules_->detections.size());
+  for (const DetectionRule& d : rules_->detections)
+    impl_->detection_symbols.push_back(Symbol::intern(d.id));
   for (std::size_t i = 0; i < rules_->detections.size(); ++i)
     impl_->stores[i].fingerprint = rules_->detections[i].fingerprint;
   impl_->max_keys = options_.max_tracked_keys.value_or(rules_->settings.max_tracked_keys);
@@ -840,8 +882,12 @@ std::optional<Explanation> Shard::explain(const std::string& user) const {
   if (r) {
     out.risk = impl_->ledger.decay(r->value, r->at, now_);
     for (const RiskContribution& c : r->contributions) {
-      out.contributions.push_back(Explanation::Item{c.detection, c.key, c.points,
-                                                    impl_->ledger.decay(c.points, c.time, now_), c.time, c.evidence});
+      std::vector<std::string> evidence;
+      for (const CompactId& id : c.evidence)
+        evidence.push_back(id.str());
+      out.contributions.push_back(Explanation::Item{c.detection.str(), c.key.empty() ? user : c.key, c.points,
+                                                    impl_->ledger.decay(c.points, c.time, now_), c.time,
+                                                    std::move(evidence)});
     }
   }
   for (const auto& [k, st] : impl_->responses) {
@@ -898,6 +944,9 @@ ReloadReport Shard::reload(std::shared_ptr<const RuleSet> rules) {
     return !oldr || !newr || rules_->responses[*oldr].fingerprint != rules->responses[*newr].fingerprint;
   });
   impl_->stores = std::move(stores);
+  impl_->detection_symbols.clear();
+  for (const DetectionRule& d : rules->detections)
+    impl_->detection_symbols.push_back(Symbol::intern(d.id));
   impl_->ledger.set_half_life(rules->settings.risk_half_life);
   if (!options_.lateness) impl_->buffer.set_lateness(rules->settings.lateness);
   if (!options_.max_tracked_keys) impl_->max_keys = rules->settings.max_tracked_keys;

@@ -76,6 +76,8 @@ struct ForeignRisk {
   std::uint32_t rule = 0;
   DetectionSeverity severity = DetectionSeverity::medium;
   std::string client_ip;
+  std::string key;
+  std::vector<std::string> evidence;
 };
 
 struct ReloadReport {

@@ -31,6 +31,7 @@ struct ResponseState {
 struct Shard::Impl {
   explicit Impl(Duration half_life, Duration lateness) : ledger(half_life), buffer(lateness) {}
   std::vector<DetectionStore> stores;
+  std::vector<Symbol> detection_symbols;  // per detection, for risk contributions
   RiskLedger ledger;
   ReorderBuffer buffer;
   // "<response id>\x1f<user id>" -> state
@@ -41,6 +42,15 @@ struct Shard::Impl {
   std::uint64_t events_since_sweep = 0;
   ShardMetrics metrics;
   std::string key_buf;
+  // Per event: each key slot's value and hash, read once and shared by the detections using it.
+  struct KeyCache {
+    std::uint64_t event_seq = ~0ULL;
+    bool present = false;
+    std::uint64_t hash = 0;
+    std::string text;
+  };
+  std::vector<KeyCache> key_cache;
+  std::uint64_t event_seq = 0;
   std::string scratch;
 };
 

@@ -50,3 +50,62 @@ std::size_t RiskLedger::sweep(EventTime now, double floor) {
 }
 
 }  // namespace og::correlator
+
+namespace og::correlator {
+namespace {
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;  // upper-case uuids keep their text form so they render back unchanged
+}
+
+}  // namespace
+
+CompactId CompactId::from(std::string_view text) {
+  CompactId id;
+  if (text.empty()) return id;
+  if (text.size() == 36 && text[8] == '-' && text[13] == '-' && text[18] == '-' && text[23] == '-') {
+    std::size_t out = 0;
+    bool ok = true;
+    for (std::size_t i = 0; i < 36 && ok; ++i) {
+      if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+      int h = hex(text[i]), l = hex(text[i + 1]);
+      ok = h >= 0 && l >= 0;
+      if (ok) id.bytes_[out++] = static_cast<std::uint8_t>(h << 4 | l);
+      ++i;
+    }
+    if (ok && out == 16) {
+      id.kind_ = 1;
+      return id;
+    }
+    id.bytes_ = {};
+  }
+  std::size_t n = std::min<std::size_t>(text.size(), 16);
+  if (text.size() > 16) n = 15;
+  for (std::size_t i = 0; i < n; ++i)
+    id.bytes_[i] = static_cast<std::uint8_t>(text[i]);
+  id.kind_ = text.size() > 16 ? 19 : static_cast<std::uint8_t>(2 + n);
+  return id;
+}
+
+std::string CompactId::str() const {
+  if (kind_ == 0) return {};
+  if (kind_ == 1) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(36);
+    for (std::size_t i = 0; i < 16; ++i) {
+      if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+      out.push_back(kHex[bytes_[i] >> 4]);
+      out.push_back(kHex[bytes_[i] & 0xF]);
+    }
+    return out;
+  }
+  std::size_t n = kind_ == 19 ? 15 : kind_ - 2u;
+  std::string out(reinterpret_cast<const char*>(bytes_.data()), n);
+  if (kind_ == 19) out.push_back('~');
+  return out;
+}
+
+}  // namespace og::correlator

@@ -9,15 +9,19 @@
 #include "correlator/decision.h"
 #include "correlator/event.h"
 #include "correlator/rule_set.h"
+#include "correlator/window_state.h"
 
 namespace og::correlator {
 
+// Kept per user while its risk lasts, so it is compact: the detection as an interned symbol, the
+// key only when it is not the user itself, at most kMaxEvidence uuids.
 struct RiskContribution {
-  std::string detection;
-  std::string key;
+  Symbol detection;
+  std::string key;    // empty: the key was the user id
   double points = 0;  // as added
   EventTime time{};
-  std::vector<std::string> evidence;
+  std::vector<CompactId> evidence;
+  static constexpr std::size_t kMaxEvidence = 8;
 };
 
 struct UserRisk {

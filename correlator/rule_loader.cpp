@@ -1600,6 +1600,12 @@ void Loader::compile_settings() {
 
 void Loader::build_index() {
   const Symbol no_events = Symbol::intern("\x01<no events>");
+  std::map<std::string, std::uint16_t> slots;
+  for (DetectionRule& d : set_->detections) {
+    auto [it, inserted] = slots.try_emplace(d.key_text, static_cast<std::uint16_t>(slots.size()));
+    d.key_slot = it->second;
+  }
+  set_->key_slots = static_cast<std::uint16_t>(slots.size());
   for (std::uint32_t i = 0; i < set_->detections.size(); ++i) {
     DetectionRule& d = set_->detections[i];
     if (!d.enabled) continue;

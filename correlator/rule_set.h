@@ -60,7 +60,8 @@ struct DetectionRule {
   std::vector<Symbol> sources;  // empty: any source
   Predicate where;
   std::vector<FieldRef> key;
-  std::string key_text;  // "actor.id" or "client.ipAddress+actor.id", for explanations
+  std::string key_text;        // "actor.id" or "client.ipAddress+actor.id", for explanations
+  std::uint16_t key_slot = 0;  // detections with the same key share a slot: the key is read once per event
   ConstructKind kind = ConstructKind::single;
 
   std::uint32_t count = 1;  // threshold, distinct
@@ -222,6 +223,7 @@ struct RuleSet {
   // Candidate detections per eventType, plus those that accept any type.
   std::unordered_map<Symbol, std::vector<std::uint32_t>> by_event_type;
   std::vector<std::uint32_t> any_event_type;
+  std::uint16_t key_slots = 0;  // distinct keys among the detections
   // Exceptions per detection / response (indexes into `exceptions`).
   std::vector<std::vector<std::uint32_t>> detection_exceptions;
   std::vector<std::vector<std::uint32_t>> response_exceptions;

@@ -97,7 +97,7 @@ std::string Shard::snapshot() const {
       w.put<std::int64_t>(ms(v.time));
       w.put<float>(v.lat);
       w.put<float>(v.lon);
-      w.put_string(v.uuid);
+      w.put_string(v.uuid.str());
     }
     w.put<std::uint32_t>(static_cast<std::uint32_t>(st.first_seen.size()));
     for (const auto& [k, v] : st.first_seen) {
@@ -124,13 +124,13 @@ std::string Shard::snapshot() const {
     w.put<std::int64_t>(ms(u.at));
     w.put<std::uint32_t>(static_cast<std::uint32_t>(u.contributions.size()));
     for (const RiskContribution& c : u.contributions) {
-      w.put_string(c.detection);
+      w.put_string(c.detection.view());
       w.put_string(c.key);
       w.put<double>(c.points);
       w.put<std::int64_t>(ms(c.time));
       w.put<std::uint32_t>(static_cast<std::uint32_t>(c.evidence.size()));
-      for (const std::string& e : c.evidence)
-        w.put_string(e);
+      for (const CompactId& e : c.evidence)
+        w.put_string(e.str());
     }
   }
   w.put<std::uint32_t>(static_cast<std::uint32_t>(impl_->responses.size()));
@@ -223,7 +223,9 @@ bool Shard::restore(std::string_view blob, Diagnostics& diagnostics) {
       std::uint64_t k = 0;
       std::int64_t t = 0;
       GeoState v;
-      if (!r.get(k) || !r.get(t) || !r.get(v.lat) || !r.get(v.lon) || !r.get_string(v.uuid)) return fail("geo");
+      std::string uuid;
+      if (!r.get(k) || !r.get(t) || !r.get(v.lat) || !r.get(v.lon) || !r.get_string(uuid)) return fail("geo");
+      v.uuid = CompactId::from(uuid);
       v.time = from_ms(t);
       if (owns(k)) st.geo.emplace(k, std::move(v));
     }
@@ -263,12 +265,15 @@ bool Shard::restore(std::string_view blob, Diagnostics& diagnostics) {
       RiskContribution c;
       std::int64_t ct = 0;
       std::uint32_t ne = 0;
-      if (!r.get_string(c.detection) || !r.get_string(c.key) || !r.get(c.points) || !r.get(ct) || !r.get_count(ne, 4))
+      std::string detection;
+      if (!r.get_string(detection) || !r.get_string(c.key) || !r.get(c.points) || !r.get(ct) || !r.get_count(ne, 4))
         return fail("contribution");
+      c.detection = Symbol::intern(detection);
       c.time = from_ms(ct);
-      c.evidence.resize(ne);
-      for (std::string& e : c.evidence) {
+      for (std::uint32_t k = 0; k < ne; ++k) {
+        std::string e;
         if (!r.get_string(e)) return fail("evidence");
+        c.evidence.push_back(CompactId::from(e));
       }
       u.contributions.push_back(std::move(c));
     }

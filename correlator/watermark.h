@@ -30,7 +30,8 @@ class ReorderBuffer {
   bool push(Event&& event, std::int32_t partition) {
     observe(partition, event.published);
     if (event.published < released_) return false;
-    heap_.push_back(Pending{std::make_unique<Event>(std::move(event)), seq_++});
+    EventTime t = event.published;
+    heap_.push_back(Pending{t, seq_++, std::make_unique<Event>(std::move(event))});
     std::push_heap(heap_.begin(), heap_.end(), Later{});
     return true;
   }
@@ -53,14 +54,14 @@ class ReorderBuffer {
   void drain(F&& apply) {
     EventTime last = released_;
     while (!heap_.empty()) {
-      last = std::max(last, heap_.front().event->published);
+      last = std::max(last, heap_.front().time);
       pop(apply);
     }
     released_ = last;
   }
   template <typename F>
   void release_until(EventTime w, F&& apply) {
-    while (!heap_.empty() && heap_.front().event->published < w)
+    while (!heap_.empty() && heap_.front().time < w)
       pop(apply);
     released_ = std::max(released_, w);
   }
@@ -73,13 +74,15 @@ class ReorderBuffer {
   const std::map<std::int32_t, EventTime>& partitions() const { return max_seen_; }
 
  private:
+  // The time is held inline so heap operations touch the events only on ties.
   struct Pending {
-    std::unique_ptr<Event> event;
+    EventTime time;
     std::uint64_t seq;
+    std::unique_ptr<Event> event;
   };
   struct Later {
     bool operator()(const Pending& a, const Pending& b) const {
-      if (a.event->published != b.event->published) return a.event->published > b.event->published;
+      if (a.time != b.time) return a.time > b.time;
       if (a.event->uuid != b.event->uuid) return a.event->uuid > b.event->uuid;
       return a.seq > b.seq;
     }

@@ -1,14 +1,33 @@
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "correlator/event.h"
 
 namespace og::correlator {
+
+// An event uuid in 17 bytes instead of a 36-character string: canonical UUIDs are stored as their
+// 16 bytes; other ids of up to 16 characters as text; longer ones keep their first 15 characters
+// (rendered with a trailing '~'). Used where state stays per idle user.
+class CompactId {
+ public:
+  CompactId() = default;
+  static CompactId from(std::string_view text);
+  std::string str() const;
+  bool empty() const { return kind_ == 0; }
+  friend bool operator==(const CompactId&, const CompactId&) = default;
+
+ private:
+  std::array<std::uint8_t, 16> bytes_{};
+  std::uint8_t kind_ = 0;  // 0 empty, 1 uuid, 2..18 text of length kind_-2, 19 truncated text
+};
 
 // One event counted in a window: enough to explain the detection (uuid) and to name the users seen
 // under the key (actor).
@@ -45,7 +64,7 @@ struct GeoState {
   EventTime time{};
   float lat = 0;
   float lon = 0;
-  std::string uuid;
+  CompactId uuid;
 };
 
 // An exact small set of value hashes with their last-seen minute; no sketch per user.
@@ -56,7 +75,7 @@ struct FirstSeenState {
   };
   std::int32_t first_min = 0;  // the key's first event, minutes since the epoch
   std::int32_t last_seen_min = 0;
-  std::vector<Value> values;
+  boost::container::small_vector<Value, 2> values;  // most users have one or two
 };
 
 template <typename State>
