@@ -214,6 +214,12 @@ ConnectionPool::ConnectionPool(net::any_io_executor executor, net::ssl::context*
 
 std::shared_ptr<Connection> ConnectionPool::acquire(bool& fresh) {
   const auto now = std::chrono::steady_clock::now();
+  // Retire every stale idle connection, not only the ones popped: their sockets would linger half-closed.
+  std::erase_if(idle_, [&](const std::shared_ptr<Connection>& c) {
+    const bool stale = !c->reusable() || now - c->idle_since() >= idle_timeout_;
+    if (stale) c->close();
+    return stale;
+  });
   while (!idle_.empty()) {
     auto connection = std::move(idle_.back());
     idle_.pop_back();

@@ -140,6 +140,19 @@ TEST(TransportTest, SendsOktaHeadersAndReusesOneConnection) {
   EXPECT_EQ(stats.succeeded, 3u);
 }
 
+TEST(TransportTest, IdleConnectionsOlderThanIdleTimeoutAreNotReused) {
+  ScriptedServer server(serve_ok);
+  auto config = config_for(server.port());
+  config.idle_timeout = 150ms;
+  Client client(config);
+  ASSERT_TRUE(client.call(get("/api/v1/users/a")));
+  ASSERT_TRUE(client.call(get("/api/v1/users/b")));  // straight away: reused
+  EXPECT_EQ(server.connections(), 1);
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(client.call(get("/api/v1/users/c")));  // the server may have dropped it by now
+  EXPECT_EQ(server.connections(), 2);
+}
+
 TEST(TransportTest, RefusesPlainHttpOffLoopbackAndBadTargets) {
   net::io_context io;
   TransportConfig c;
