@@ -216,13 +216,12 @@ error_code read_view(od::value value, std::string_view& out) {
   // (stage 1 has validated its UTF-8 and found its closing quote), with no unescaping copy. A
   // scalar left unconsumed is skipped by the enclosing iteration.
   std::string_view token = value.raw_json_token();
-  if (!token.empty() && token.front() == '"') {
+  if (token.size() >= 2 && token.front() == '"') {
+    // The token runs to the next structural, so it holds the closing quote.
     const char* start = token.data() + 1;
-    const char* end = start;
-    while (*end != '"' && *end != '\\' && *end != '\0')
-      ++end;
-    if (*end == '"') {
-      out = std::string_view(start, static_cast<std::size_t>(end - start));
+    const auto* quote = static_cast<const char*>(std::memchr(start, '"', token.size() - 1));
+    if (quote != nullptr && std::memchr(start, '\\', static_cast<std::size_t>(quote - start)) == nullptr) {
+      out = std::string_view(start, static_cast<std::size_t>(quote - start));
       if (out == "null") out = {};
       return simdjson::SUCCESS;
     }
