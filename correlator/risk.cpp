@@ -54,10 +54,13 @@ std::size_t RiskLedger::sweep(EventTime now, double floor) {
 namespace og::correlator {
 namespace {
 
-int hex(char c) {
+// Hex digit value; `upper` records the case of letters (a uuid of mixed case is kept as text so it
+// renders back unchanged).
+int hex(char c, int& upper) {
   if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;  // upper-case uuids keep their text form so they render back unchanged
+  if (c >= 'a' && c <= 'f') return upper == 1 ? -1 : (upper = 0, c - 'a' + 10);
+  if (c >= 'A' && c <= 'F') return upper == 0 ? -1 : (upper = 1, c - 'A' + 10);
+  return -1;
 }
 
 }  // namespace
@@ -68,15 +71,16 @@ CompactId CompactId::from(std::string_view text) {
   if (text.size() == 36 && text[8] == '-' && text[13] == '-' && text[18] == '-' && text[23] == '-') {
     std::size_t out = 0;
     bool ok = true;
+    int upper = -1;
     for (std::size_t i = 0; i < 36 && ok; ++i) {
       if (i == 8 || i == 13 || i == 18 || i == 23) continue;
-      int h = hex(text[i]), l = hex(text[i + 1]);
+      int h = hex(text[i], upper), l = hex(text[i + 1], upper);
       ok = h >= 0 && l >= 0;
       if (ok) id.bytes_[out++] = static_cast<std::uint8_t>(h << 4 | l);
       ++i;
     }
     if (ok && out == 16) {
-      id.kind_ = 1;
+      id.kind_ = upper == 1 ? 20 : 1;
       return id;
     }
     id.bytes_ = {};
@@ -91,8 +95,8 @@ CompactId CompactId::from(std::string_view text) {
 
 std::string CompactId::str() const {
   if (kind_ == 0) return {};
-  if (kind_ == 1) {
-    static constexpr char kHex[] = "0123456789abcdef";
+  if (kind_ == 1 || kind_ == 20) {
+    const char* kHex = kind_ == 1 ? "0123456789abcdef" : "0123456789ABCDEF";
     std::string out;
     out.reserve(36);
     for (std::size_t i = 0; i < 16; ++i) {

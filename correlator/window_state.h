@@ -13,8 +13,8 @@
 
 namespace og::correlator {
 
-// An event uuid in 17 bytes instead of a 36-character string: canonical UUIDs are stored as their
-// 16 bytes; other ids of up to 16 characters as text; longer ones keep their first 15 characters
+// An event uuid in 17 bytes instead of a 36-character string: canonical UUIDs (either case) are
+// stored as their 16 bytes; other ids of up to 16 characters as text; longer ones keep their first 15 characters
 // (rendered with a trailing '~'). Used where state stays per idle user.
 class CompactId {
  public:
@@ -26,7 +26,7 @@ class CompactId {
 
  private:
   std::array<std::uint8_t, 16> bytes_{};
-  std::uint8_t kind_ = 0;  // 0 empty, 1 uuid, 2..18 text of length kind_-2, 19 truncated text
+  std::uint8_t kind_ = 0;  // 0 empty, 1 uuid, 20 upper-case uuid, 2..18 text of length kind_-2, 19 truncated
 };
 
 // One event counted in a window: enough to explain the detection (uuid) and to name the users seen
