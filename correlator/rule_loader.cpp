@@ -311,7 +311,7 @@ class Loader {
     }
     std::set<std::string> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
-      const std::string& k = it->first.Scalar();
+      std::string k = it->first.Scalar();
       if (!seen.insert(k).second) error(f, it->first, path, fmt::format("duplicate key '{}'", k));
       if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
         error(f, it->first, path,
@@ -506,8 +506,8 @@ class Loader {
     bool icase = false;
     if (auto ic = v["ignore_case"]) icase = get_bool(f, ic, path + ".ignore_case").value_or(false);
     for (auto it = v.begin(); it != v.end(); ++it) {
-      const std::string& k = it->first.Scalar();
-      const YAML::Node& a = it->second;
+      std::string k = it->first.Scalar();
+      YAML::Node a = it->second;
       std::string p = path + "." + k;
       FieldOp op;
       op.ignore_case = icase;
@@ -606,8 +606,8 @@ class Loader {
     }
     std::set<std::string> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
-      const std::string& k = it->first.Scalar();
-      const YAML::Node& v = it->second;
+      std::string k = it->first.Scalar();
+      YAML::Node v = it->second;
       std::string p = path + "." + k;
       if (!seen.insert(k).second) error(f, it->first, path, fmt::format("duplicate key '{}'", k));
       if (k == "all" || k == "any") {
@@ -1053,8 +1053,8 @@ std::optional<ResponseCondition> Loader::condition(const FileDoc& f, const YAML:
   ResponseCondition all;
   all.kind = ResponseCondition::Kind::all;
   for (auto it = n.begin(); it != n.end(); ++it) {
-    const std::string& k = it->first.Scalar();
-    const YAML::Node& v = it->second;
+    std::string k = it->first.Scalar();
+    YAML::Node v = it->second;
     std::string p = path + "." + k;
     ResponseCondition c;
     if (k == "risk_at_least") {
@@ -1304,7 +1304,7 @@ std::optional<ActionSpec> Loader::action(const FileDoc& f, const YAML::Node& n, 
         return std::nullopt;
       }
       for (auto it = params.begin(); it != params.end(); ++it) {
-        const std::string& attr = it->first.Scalar();
+        std::string attr = it->first.Scalar();
         if (auto t = template_text(f, it->second, p + "." + attr)) a.profile.emplace_back(attr, std::move(*t));
       }
       break;
@@ -1654,7 +1654,7 @@ LoadResult Loader::run(std::vector<FileDoc> docs) {
       }
       auto& table = std::string_view(section) == "lists" ? lists_ : macros_;
       for (auto it = s.begin(); it != s.end(); ++it) {
-        const std::string& name = it->first.Scalar();
+        std::string name = it->first.Scalar();
         std::string p = std::string(section) + "." + name;
         if (!valid_identifier(name)) {
           error(f, it->first, p, fmt::format("invalid name \"{}\"", name));
