@@ -174,6 +174,14 @@ struct ShardAccess {
   WindowEntry entry(const Event& e, std::uint64_t value = 0) {
     return WindowEntry{e.published, value, e.uuid, e.actor.id};
   }
+  // For entries kept in a window: the actor only when the detection will need it (key_users, or the
+  // user of a detection completed by a deadline or by another detection), saving a copy per event.
+  WindowEntry kept_entry(std::uint32_t d, const Event& e, std::uint64_t value = 0) {
+    const DetectionRule& r = rules().detections[d];
+    bool actor =
+        r.risk_to == RiskTo::key_users || r.kind == ConstructKind::absence || r.kind == ConstructKind::evidence;
+    return WindowEntry{e.published, value, e.uuid, actor ? e.actor.id : std::string()};
+  }
 
   // -- firing --------------------------------------------------------------------------------
   void fire(std::uint32_t d, const std::string& key, std::uint64_t kh, EventTime t, EventTime start, const Event* e,
@@ -341,7 +349,7 @@ struct ShardAccess {
     if (!admit(d, e, kh)) return;
     WindowState& st = m.stores[d].windows[kh];
     st.last_seen = std::max(st.last_seen, e.published);
-    insert_sorted(st.entries, entry(e));
+    insert_sorted(st.entries, kept_entry(d, e));
     trim_before(st.entries, e.published - r.within);
     if (st.entries.size() >= r.count) {
       std::vector<WindowEntry> ev = std::move(st.entries);
@@ -367,7 +375,7 @@ struct ShardAccess {
       if (same->time > e.published) return;  // a late duplicate adds nothing
       st.entries.erase(same);
     }
-    insert_sorted(st.entries, entry(e, value));
+    insert_sorted(st.entries, kept_entry(d, e, value));
     trim_before(st.entries, e.published - r.within);
     if (st.entries.size() >= r.count) {
       std::vector<WindowEntry> ev = std::move(st.entries);
@@ -416,14 +424,14 @@ struct ShardAccess {
     bool counted = false;
     if (st->step >= 1 && r.steps[st->step].where.matches(e)) {
       counted = true;
-      st->evidence.push_back(entry(e));
+      st->evidence.push_back(kept_entry(d, e));
       if (++st->count >= r.steps[st->step].count) {
         ++st->step;
         st->count = 0;
       }
     }
     if (!counted && m0) {
-      insert_sorted(st->first, entry(e));
+      insert_sorted(st->first, kept_entry(d, e));
       advance_first(r, *st);
     }
     if (st->step >= r.steps.size()) {
@@ -457,7 +465,7 @@ struct ShardAccess {
       st.last_seen = std::max(st.last_seen, e.published);
       if (!st.has_pending) {
         st.has_pending = true;
-        st.pending = entry(e);
+        st.pending = kept_entry(d, e);
         store.absence_keys[kh] = m.key_buf;
         m.timers.push(AbsenceTimer{e.published + r.within, d, kh});
       }
@@ -567,7 +575,7 @@ struct ShardAccess {
     if (!admit(d, e, kh)) return;
     WindowState& st = m.stores[d].windows[kh];
     for (std::size_t i = 0; i < r.signals.size(); ++i) {
-      if (!r.signals[i].detection && r.signals[i].where.matches(e)) add_signal(d, st, i, entry(e));
+      if (!r.signals[i].detection && r.signals[i].where.matches(e)) add_signal(d, st, i, kept_entry(d, e));
     }
     trim_before(st.entries, e.published - r.within);
     check_evidence(d, kh, m.key_buf, e.published, &e);
