@@ -315,6 +315,28 @@ bool Api::seed(const Json& seed, std::string* error) {
       u.profile = std::move(p);
       u.created_ms = u.last_updated_ms = u.status_changed_ms = u.password_changed_ms = seeded_at;
       if (u.status != UserStatus::staged && u.status != UserStatus::provisioned) u.activated_ms = seeded_at;
+      // Optional timestamps (ISO-8601 or null), so a seed can reproduce a recorded user exactly:
+      // Okta leaves e.g. activated or statusChanged null for users that never went through that step.
+      for (auto [key, field] :
+           {std::pair{"created", &u.created_ms}, std::pair{"activated", &u.activated_ms},
+            std::pair{"statusChanged", &u.status_changed_ms}, std::pair{"lastLogin", &u.last_login_ms},
+            std::pair{"lastUpdated", &u.last_updated_ms}, std::pair{"passwordChanged", &u.password_changed_ms}}) {
+        const Json* t = ju.find(key);
+        if (!t) continue;
+        if (t->is_null() && key != std::string_view("created") && key != std::string_view("lastUpdated")) {
+          *field = 0;
+          continue;
+        }
+        auto ms = t->is_string() ? parse_iso_time(t->as_string()) : std::nullopt;
+        if (!ms)
+          return fail("user " + u.id + ": " + key + " must be an ISO-8601 timestamp" +
+                      (key == std::string_view("created") || key == std::string_view("lastUpdated") ? "" : " or null"));
+        *field = *ms;
+      }
+      if (const Json* q = ju.find("recoveryQuestion")) {
+        if (!q->is_string()) return fail("user " + u.id + ": recoveryQuestion must be a string");
+        u.recovery_question = q->as_string();
+      }
       if (const Json* s = ju.find("sessions"); s && s->is_integer()) u.sessions = static_cast<int>(s->as_int());
       if (const Json* r = ju.find("riskLevel"); r && r->is_string()) u.risk_level = r->as_string();
       for (const auto& other : users)
@@ -512,6 +534,11 @@ Json Api::user_json(const User& u, std::string_view base, bool full_links) const
   provider.set("type", "OKTA");
   provider.set("name", "OKTA");
   cred.set("provider", std::move(provider));
+  if (!u.recovery_question.empty()) {
+    Json rq = Json::object();
+    rq.set("question", u.recovery_question);
+    cred.set("recovery_question", std::move(rq));
+  }
   j.set("credentials", std::move(cred));
   Json links = Json::object();
   if (full_links) {
@@ -538,9 +565,15 @@ Json Api::user_json(const User& u, std::string_view base, bool full_links) const
         break;
       case UserStatus::suspended:
         links.set("unsuspend", lc("unsuspend"));
+        links.set("resetFactors", lc("reset_factors"));
         links.set("deactivate", lc("deactivate"));
         break;
       case UserStatus::staged:
+        // Recorded: a STAGED user offers no deactivate link (only activate, and reset_factors in
+        // current releases).
+        links.set("activate", lc("activate"));
+        links.set("resetFactors", lc("reset_factors"));
+        break;
       case UserStatus::provisioned:
         links.set("activate", lc("activate"));
         links.set("deactivate", lc("deactivate"));
@@ -740,6 +773,12 @@ Response Api::dispatch_api(Ctx& c) {
       Group* g = find_group(seg[3]);
       if (!g) return not_found(seg[3], "UserGroup");
       return json_response(c, 200, group_json(*g, c.base));
+    }
+    if (seg.size() == 5 && seg[4] == "users") {
+      if (m != "GET") return bad_method();
+      Group* g = find_group(seg[3]);
+      if (!g) return not_found(seg[3], "UserGroup");
+      return group_members(c, *g);
     }
     if (seg.size() == 6 && seg[4] == "users") {
       if (m == "PUT") return membership(c, seg[3], seg[5], true);
@@ -1148,6 +1187,33 @@ Response Api::list_groups(Ctx& c) {
     out.push_back(std::move(docs[i]));
   std::optional<std::string> next;
   if (!q && end < docs.size() && end > start) next = out.as_array().back().get_string("id");
+  auto r = json_response(c, 200, out);
+  add_links(r, c.base, c.path, c.query, limit, next);
+  return r;
+}
+
+Response Api::group_members(Ctx& c, const Group& g) {
+  // Okta's default page is 1000 (the spec recommends asking for 200); members in user-id order.
+  std::int64_t limit = 1000;
+  if (auto l = c.param("limit")) {
+    auto v = to_int(*l);
+    if (!v || *v < 0) return error(c, 400, "E0000001", "Api validation failed: limit", {"limit: must be an integer"});
+    limit = std::min<std::int64_t>(*v, 1000);
+  }
+  std::vector<const User*> members;
+  for (const auto& u : users_)
+    if (is_member(g, u.id)) members.push_back(&u);
+  std::size_t start = 0;
+  if (auto after = c.param("after")) {
+    auto it = std::find_if(members.begin(), members.end(), [&](const User* u) { return u->id == *after; });
+    start = it == members.end() ? members.size() : static_cast<std::size_t>(it - members.begin()) + 1;
+  }
+  Json out = Json::array();
+  std::size_t end = std::min(members.size(), start + static_cast<std::size_t>(limit));
+  for (std::size_t i = start; i < end; ++i)
+    out.push_back(user_json(*members[i], c.base, false));
+  std::optional<std::string> next;
+  if (end < members.size() && end > start) next = members[end - 1]->id;
   auto r = json_response(c, 200, out);
   add_links(r, c.base, c.path, c.query, limit, next);
   return r;

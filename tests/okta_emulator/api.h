@@ -73,6 +73,7 @@ struct User {
   int sessions = 0;
   std::string risk_level = "NONE";
   std::string risk_reason;
+  std::string recovery_question;  // empty: none set (Okta then leaves credentials.recovery_question out)
 };
 
 struct Group {
@@ -132,6 +133,7 @@ class Api {
   Response user_groups(Ctx& c, User& u);
   Response list_groups(Ctx& c);
   Response membership(Ctx& c, std::string_view gid, std::string_view uid, bool add);
+  Response group_members(Ctx& c, const Group& g);
   Response list_logs(Ctx& c);
   Response oauth_token(const Request& req);
 
