@@ -309,7 +309,9 @@ TEST(OktaLogParser, ExtrasRequestedByRulesAreExtracted) {
 TEST(SplitJsonArray, SplitsAnApiPageIntoEvents) {
   std::string page = test::read_file(logs() / "okta-openapi-examples/spec-logevent-examples.json");
   // The spec file wraps examples in objects; build the array the logs API would return.
-  std::string array = "[" + line_of(logs() / kSpec, 1) + " ,\n" + line_of(logs() / kSpec, 2) + "]";
+  // Appended piecewise: GCC 12's -Wrestrict misfires on `"[" + std::string` at -O3.
+  std::string array = "[";
+  array.append(line_of(logs() / kSpec, 1)).append(" ,\n").append(line_of(logs() / kSpec, 2)).append("]");
   auto parts = split_json_array(array);
   ASSERT_TRUE(parts.has_value());
   ASSERT_EQ(parts->size(), 2u);
