@@ -60,7 +60,7 @@ struct Response {
 enum class TransportError : std::uint8_t {
   connect_failed,   // resolve/connect failed on every attempt; nothing was sent
   tls_failed,       // handshake or certificate verification failed; nothing was sent
-  timeout,          // an idempotent request timed out on every attempt
+  timeout,          // timed out on every attempt (a non-idempotent request only if nothing had been sent)
   unknown_outcome,  // sent, but no usable answer came back (non-idempotent: at once; idempotent: on every attempt)
   rate_limited,     // still 429 after max_retries
   body_too_large,   // response body over TransportConfig::body_limit
