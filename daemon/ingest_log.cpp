@@ -6,11 +6,10 @@
 #include <array>
 #include <cctype>
 
+#include "daemon/log.h"
+
 namespace og::daemon {
 namespace {
-
-constexpr std::array<std::string_view, 9> kSecretWords = {"password", "passwd", "token",   "secret",    "authorization",
-                                                          "cookie",   "apikey", "api_key", "credential"};
 
 // Appends `c` escaped; returns false (appending nothing) when it would exceed `limit`.
 bool append_escaped(std::string& out, unsigned char c, std::size_t limit) {
@@ -72,14 +71,6 @@ std::size_t end_of_value(std::string_view s, std::size_t begin) {
 
 }  // namespace
 
-bool is_secret_key(std::string_view key) {
-  std::string lower(key);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return std::any_of(kSecretWords.begin(), kSecretWords.end(),
-                     [&](std::string_view word) { return lower.find(word) != std::string::npos; });
-}
-
 std::string scrubbed_excerpt(std::string_view payload, std::size_t max_bytes) {
   std::string out;
   out.reserve(max_bytes);
@@ -108,9 +99,9 @@ std::string scrubbed_excerpt(std::string_view payload, std::size_t max_bytes) {
     while (value < payload.size() && std::isspace(static_cast<unsigned char>(payload[value]))) {
       ++value;
     }
-    constexpr std::string_view kMask = ":\"***\"";
-    if (out.size() + kMask.size() > max_bytes) return out;
-    out.append(kMask);
+    constexpr std::string_view kMaskedValue = ":\"***\"";
+    if (out.size() + kMaskedValue.size() > max_bytes) return out;
+    out.append(kMaskedValue);
     i = end_of_value(payload, value);
   }
   return out;

@@ -16,9 +16,6 @@ namespace og::daemon {
 // replaced by "***". Works on broken JSON too: masking is lexical, not a parse.
 std::string scrubbed_excerpt(std::string_view payload, std::size_t max_bytes = 80);
 
-// True for a JSON key whose value must never be logged.
-bool is_secret_key(std::string_view key);
-
 // Allows `per_second` events per key in each one-second window and counts what it suppressed, so
 // a flood of bad messages cannot flood the log. Thread-safe.
 class LogRateLimiter {

@@ -1,7 +1,6 @@
 # Operations: metrics registry, ops HTTP server, JSON logs, sd_notify, startup steps, signals and the
-# configuration loader. A library of its own so it depends on Asio, yaml-cpp and libsystemd only, not
-# on the Kafka sources or the Okta client; og_daemon links it.
-add_library(og_ops STATIC
+# configuration loader.
+target_sources(og_daemon PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/metrics.cpp
   ${CMAKE_CURRENT_LIST_DIR}/log.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sd_notify.cpp
@@ -11,10 +10,7 @@ add_library(og_ops STATIC
   ${CMAKE_CURRENT_LIST_DIR}/config.cpp
   ${CMAKE_CURRENT_LIST_DIR}/config_cli.cpp
 )
-target_link_libraries(og_ops
-  PUBLIC og_correlator og_boost_asio yaml-cpp PkgConfig::SYSTEMD fmt::fmt
-  PRIVATE og_warnings)
-target_link_libraries(og_daemon PUBLIC og_ops)
+target_link_libraries(og_daemon PUBLIC og_boost_asio yaml-cpp)
 
 # Installation of the systemd integration and an example configuration. The unit names
 # /usr/bin/oktaguard (Debian's prefix); other prefixes get the installed path substituted.

@@ -1,5 +1,5 @@
 # Source tests against the real broker.
 og_add_test(kafka_source_ingest_test SOURCES kafka_source_ingest_test.cpp
-            LIBS og_sources og_test_support LABELS integration KAFKA)
+            LIBS og_daemon og_test_support LABELS integration KAFKA)
 og_add_test(kafka_source_rebalance_test SOURCES kafka_source_rebalance_test.cpp
-            LIBS og_sources og_test_support LABELS integration KAFKA)
+            LIBS og_daemon og_test_support LABELS integration KAFKA)

@@ -1,4 +1,4 @@
 # Sources: offset tracking, the ingest step, file replay.
-og_add_test(source_offsets_test SOURCES source_offsets_test.cpp LIBS og_sources LABELS unit)
-og_add_test(ingest_test SOURCES ingest_test.cpp LIBS og_sources LABELS unit)
-og_add_test(source_file_test SOURCES source_file_test.cpp LIBS og_sources LABELS unit)
+og_add_test(source_offsets_test SOURCES source_offsets_test.cpp LIBS og_daemon LABELS unit)
+og_add_test(ingest_test SOURCES ingest_test.cpp LIBS og_daemon LABELS unit)
+og_add_test(source_file_test SOURCES source_file_test.cpp LIBS og_daemon LABELS unit)
