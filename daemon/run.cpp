@@ -2,8 +2,14 @@
 
 #include <fmt/core.h>
 
+#include <iostream>
 #include <span>
 #include <string_view>
+#include <vector>
+
+#include "daemon/actions_cli.h"
+#include "daemon/config_cli.h"
+#include "daemon/rules_cli.h"
 
 namespace og::daemon {
 namespace {
@@ -11,6 +17,12 @@ namespace {
 constexpr std::string_view kUsage = R"(usage: oktaguard COMMAND [OPTIONS]
 
 commands:
+  actions ...        the action journal: list, show ID, revert ID, release, killswitch on|off|status
+  config check FILE  validate a configuration file and print every problem
+  rules check PATH.. compile rule files and print every problem
+  rules test PATH... run the test cases the rule files carry
+  replay --rules DIR --events FILE|- [--from T] [--to T] [--format table|json]
+                     backtest rules on historical events; never calls Okta
   version            print the version
   help               print this text
 )";
@@ -32,6 +44,12 @@ int run(int argc, char** argv) {
     fmt::print("{}", kUsage);
     return 0;
   }
+  // Subcommands get the words after their own name.
+  std::vector<std::string_view> rest(args.begin() + 2, args.end());
+  if (command == "config") return config_command(rest, std::cout, std::cerr);
+  if (command == "actions") return actions_command(rest, std::cout, std::cerr);
+  if (command == "rules") return rules_command(rest, std::cout, std::cerr);
+  if (command == "replay") return replay_command(rest, std::cout, std::cerr);
   fmt::print(stderr, "oktaguard: unknown command '{}'\n{}", command, kUsage);
   return 2;
 }

@@ -21,4 +21,11 @@ TEST(DaemonRun, VersionSucceedsAndUnknownCommandsFail) {
   EXPECT_EQ(run_with({"oktaguard"}), 2);
 }
 
+TEST(DaemonRun, ConfigCheckValidatesTheShippedExample) {
+  const std::string example = std::string(OG_SOURCE_DIR) + "/examples/oktaguard.yaml";
+  EXPECT_EQ(run_with({"oktaguard", "config", "check", "--no-file-checks", example.c_str()}), 0);
+  EXPECT_EQ(run_with({"oktaguard", "config", "check", "/nonexistent/oktaguard.yaml"}), 1);
+  EXPECT_EQ(run_with({"oktaguard", "config"}), 2);
+}
+
 }  // namespace
