@@ -17,4 +17,4 @@ endif()
 # Beast is header-only; keep its heavy templates out of every TU that does not ask for them.
 add_library(og_boost_asio INTERFACE)
 target_link_libraries(og_boost_asio INTERFACE Boost::headers OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
-target_compile_definitions(og_boost_asio INTERFACE BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+target_compile_definitions(og_boost_asio INTERFACE BOOST_ASIO_NO_DEPRECATED)
