@@ -1,7 +1,8 @@
 # Sanitizer flags, after ClickHouse's cmake/sanitize.cmake: one cache variable selects the set, and
 # the flags go to every target (compile and link) so libraries and tests agree on the runtime.
 if(OG_SANITIZE)
-  set(_og_san_flags "-fno-omit-frame-pointer -g")
+  # -g1: line tables are enough for sanitizer reports and much cheaper to build than full debug info.
+  set(_og_san_flags "-fno-omit-frame-pointer -g1")
   foreach(_san IN LISTS OG_SANITIZE)
     if(_san STREQUAL "address")
       string(APPEND _og_san_flags " -fsanitize=address -fsanitize-address-use-after-scope")
