@@ -1481,7 +1481,7 @@ void Loader::compile_tests() {
     for (std::size_t i = 0; i < list.size(); ++i) {
       YAML::Node n = list[i];
       std::string path = fmt::format("tests[{}]", i);
-      if (!check_map(f, n, path, {"name", "events", "expect"})) continue;
+      if (!check_map(f, n, path, {"name", "events", "mappings", "expect"})) continue;
       RuleTest t;
       t.file = f.name;
       t.pos = pos(f, n);
@@ -1509,6 +1509,18 @@ void Loader::compile_tests() {
                 fmt::format("expected an NDJSON path or a list of events, got {}", describe(ev)));
         }
       }
+      if (YAML::Node m = n["mappings"]) {
+        // A path or a list of paths, relative to the rule file like `events`, so a pack that ships its
+        // alert mappings runs its own tests without flags.
+        for (const std::string& item : get_strings(f, m, path + ".mappings")) {
+          std::filesystem::path mp = f.dir / item;
+          std::error_code ec;
+          if (std::filesystem::exists(mp, ec))
+            t.alert_mappings.push_back(std::move(mp));
+          else
+            error(f, m, path + ".mappings", fmt::format("alert mappings not found: {}", mp.string()));
+        }
+      }
       if (require(f, n, path, "expect")) {
         YAML::Node ex = n["expect"];
         std::string ep = path + ".expect";
@@ -1517,6 +1529,7 @@ void Loader::compile_tests() {
             YAML::Node v = ex[k];
             if (!v) continue;
             auto& out = std::string_view(k) == "detections" ? t.expect_detections : t.expect_not_detections;
+            if (std::string_view(k) == "detections") t.expect_detections_given = true;
             if (!v.IsSequence()) {
               error(f, v, ep + "." + k, fmt::format("expected a list of detection ids, got {}", describe(v)));
               continue;

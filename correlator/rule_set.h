@@ -197,7 +197,12 @@ struct RuleTest {
   std::string file;                      // the rule file that holds the test
   std::filesystem::path events_file;     // absolute, when events come from NDJSON
   std::vector<std::string> events_json;  // inline events, each rendered as one JSON object
+  // Alert mapping files or directories (absolute) for the case's third-party alert events, from the
+  // case's `mappings` key; `rules test --mappings` overrides them per source.
+  std::vector<std::filesystem::path> alert_mappings;
   std::vector<std::string> expect_detections;
+  // Set when `detections` is present, so `detections: []` ("nothing fires") differs from no key.
+  bool expect_detections_given = false;
   std::vector<std::string> expect_not_detections;
   std::vector<RiskExpectation> expect_risk;
   std::vector<ActionKind> expect_actions;

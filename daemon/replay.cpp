@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <sstream>
 
@@ -19,13 +20,14 @@ using namespace og::correlator;
 namespace {
 
 void usage(std::ostream& err) {
-  err << "usage: oktaguard replay --rules PATH [--rules PATH]... --events FILE|- [--mappings DIR]...\n"
+  err << "usage: oktaguard replay --rules PATH [--rules PATH]... --events FILE|- [--events FILE]...\n"
+         "                        [--mappings DIR]...\n"
          "                        [--from T] [--to T] [--format table|json]\n";
 }
 
 struct ReplayOptions {
   std::vector<fs::path> rules;
-  std::string events;
+  std::vector<std::string> events;  // files, or "-" for stdin (once)
   std::vector<fs::path> mappings;
   std::optional<EventTime> from;
   std::optional<EventTime> to;
@@ -45,7 +47,11 @@ std::optional<ReplayOptions> parse_options(std::span<const std::string_view> arg
     if (a == "--rules") {
       o.rules.emplace_back(v);
     } else if (a == "--events") {
-      o.events = v;
+      if (v == "-" && std::find(o.events.begin(), o.events.end(), "-") != o.events.end()) {
+        err << "oktaguard replay: stdin (--events -) can be read only once\n";
+        return std::nullopt;
+      }
+      o.events.emplace_back(v);
     } else if (a == "--mappings") {
       o.mappings.emplace_back(v);
     } else if (a == "--from" || a == "--to") {
@@ -72,6 +78,14 @@ std::optional<ReplayOptions> parse_options(std::span<const std::string_view> arg
   }
   return o;
 }
+
+// What one --events input contributed, reported so a file that silently failed to parse stands out
+// in a merged replay.
+struct InputReport {
+  std::string origin;
+  std::size_t parsed = 0;
+  std::size_t skipped = 0;
+};
 
 struct UserReport {
   std::string login;
@@ -106,30 +120,39 @@ int replay_command(std::span<const std::string_view> args, std::ostream& out, st
     return 1;
   }
 
-  std::string document;
-  std::string origin = o->events;
-  if (o->events == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    document = std::move(ss).str();
-    origin = "stdin";
-  } else {
-    std::ifstream in(o->events, std::ios::binary);
-    if (!in) {
-      err << "oktaguard replay: cannot read " << o->events << "\n";
-      return 1;
+  ParsedEvents parsed;
+  std::vector<InputReport> inputs;
+  for (const std::string& path : o->events) {
+    std::string document;
+    std::string origin = path;
+    if (path == "-") {
+      std::ostringstream ss;
+      ss << std::cin.rdbuf();
+      document = std::move(ss).str();
+      origin = "stdin";
+    } else {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) {
+        err << "oktaguard replay: cannot read " << path << "\n";
+        return 1;
+      }
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      document = std::move(ss).str();
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    document = std::move(ss).str();
+    // Record positions carry the origin ("a.ndjson:3"), so uuid-less events of different inputs
+    // keep distinct labels after the merge.
+    ParsedEvents one = parse_records(split_records(document, origin), *loaded.rules, alerts);
+    inputs.push_back(InputReport{origin, one.events.size(), one.errors.size()});
+    std::move(one.events.begin(), one.events.end(), std::back_inserter(parsed.events));
+    std::move(one.errors.begin(), one.errors.end(), std::back_inserter(parsed.errors));
+    parsed.logins.merge(one.logins);
   }
-  ParsedEvents parsed = parse_records(split_records(document, origin), *loaded.rules, alerts);
-  document.clear();
   for (const std::string& e : parsed.errors)
     err << "skipped " << e << "\n";
 
-  // Historical exports are not always in order (Okta's are; hand-assembled files often not), so the
-  // whole input is sorted rather than trusting a reorder window.
+  // Historical exports are not always in order (Okta's are; hand-assembled files often not), and
+  // several inputs interleave, so the merged input is sorted rather than trusting a reorder window.
   std::size_t outside = 0;
   std::erase_if(parsed.events, [&](const Event& e) {
     bool drop = (o->from && e.published < *o->from) || (o->to && e.published >= *o->to);
@@ -171,7 +194,11 @@ int replay_command(std::span<const std::string_view> args, std::ostream& out, st
   std::string scratch;
   if (o->format == "json") {
     out << "{\"events\":" << parsed.events.size() << ",\"skipped\":" << parsed.errors.size()
-        << ",\"outside_range\":" << outside;
+        << ",\"outside_range\":" << outside << ",\"inputs\":[";
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+      out << (i ? "," : "") << "{\"input\":" << json_quote(inputs[i].origin) << ",\"parsed\":" << inputs[i].parsed
+          << ",\"skipped\":" << inputs[i].skipped << "}";
+    out << "]";
     if (!parsed.events.empty())
       out << ",\"first\":" << json_quote(format_time(parsed.events.front().published))
           << ",\"last\":" << json_quote(format_time(parsed.events.back().published));
@@ -212,7 +239,10 @@ int replay_command(std::span<const std::string_view> args, std::ostream& out, st
   if (!parsed.events.empty())
     out << fmt::format(" from {} to {}", format_time(parsed.events.front().published),
                        format_time(parsed.events.back().published));
-  out << fmt::format(", {} skipped, {} outside --from/--to\n\n", parsed.errors.size(), outside);
+  out << fmt::format(", {} skipped, {} outside --from/--to\n", parsed.errors.size(), outside);
+  for (const InputReport& in : inputs)
+    out << fmt::format("  input {}: {} parsed, {} skipped\n", in.origin, in.parsed, in.skipped);
+  out << "\n";
   out << fmt::format("DETECTIONS ({})\n", detections.size());
   if (!detections.empty())
     out << fmt::format("{:<24} {:<40} {:<8} {:<28} {:>5}  {}\n", "TIME", "DETECTION", "SEVERITY", "KEY", "RISK",

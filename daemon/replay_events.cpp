@@ -124,8 +124,10 @@ ParsedEvents parse_records(const std::vector<RecordText>& records, const RuleSet
     if (env) {
       auto m = alerts.by_source.find(env->source);
       if (m == alerts.by_source.end()) {
-        out.errors.push_back(fmt::format(
-            "{}: no alert mapping for source '{}' (pass --mappings DIR, e.g. examples/alerts)", r.where, env->source));
+        out.errors.push_back(
+            fmt::format("{}: no alert mapping for source '{}' (pass --mappings DIR, e.g. examples/alerts; a rule test "
+                        "can name it with `mappings`)",
+                        r.where, env->source));
         continue;
       }
       auto& p = alert_parsers[env->source];

@@ -183,7 +183,22 @@ CaseResult run_rule_test(const std::shared_ptr<const RuleSet>& rules, const Rule
     for (std::size_t i = 0; i < t.events_json.size(); ++i)
       records.push_back(RecordText{fmt::format("events[{}]", i), t.events_json[i]});
   }
-  ParsedEvents parsed = parse_records(records, *rules, alerts);
+  // The case's own mappings first, then the caller's (--mappings) on top: the flag overrides a
+  // shipped mapping of the same source, e.g. to try a changed mapping against the pack's tests.
+  AlertSources case_alerts;
+  const AlertSources* use = &alerts;
+  if (!t.alert_mappings.empty()) {
+    std::ostringstream problems;
+    for (const fs::path& m : t.alert_mappings)
+      load_alert_mappings(m, case_alerts, problems);
+    std::istringstream lines(problems.str());
+    for (std::string line; std::getline(lines, line);)
+      c.failures.push_back("mappings: " + line);
+    for (const auto& [source, mapping] : alerts.by_source)
+      case_alerts.by_source.insert_or_assign(source, mapping);
+    use = &case_alerts;
+  }
+  ParsedEvents parsed = parse_records(records, *rules, *use);
   for (const std::string& e : parsed.errors)
     c.failures.push_back("event does not parse: " + e);
   if (parsed.events.empty() && parsed.errors.empty()) c.failures.push_back("the case has no events");
@@ -210,6 +225,9 @@ CaseResult run_rule_test(const std::shared_ptr<const RuleSet>& rules, const Rule
     decided.insert(d.action);
   }
 
+  // `detections: []` claims nothing fires; a non-empty list only names what must fire.
+  if (t.expect_detections_given && t.expect_detections.empty() && !c.detections.empty())
+    c.failures.push_back(fmt::format("expected no detection to fire; fired: {}", join(c.detections)));
   for (const std::string& want : t.expect_detections)
     if (!fired.contains(want))
       c.failures.push_back(fmt::format("expected {} to fire; fired: {}", want, join(c.detections)));

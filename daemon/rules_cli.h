@@ -17,14 +17,16 @@ namespace og::daemon {
 //
 // `oktaguard rules test PATH... [--mappings DIR]... [--format text|json]`: runs every test case of
 // the loaded files (docs/rules.md §10) through a fresh one-shard engine holding the whole rule set,
-// in event time, and prints one PASS/FAIL line per case and `N passed, N failed`. `--mappings` names
-// alert mapping files or directories (examples/alerts) for cases with third-party alerts.
+// in event time, and prints one PASS/FAIL line per case and `N passed, N failed`. Cases with
+// third-party alerts use the mappings their `mappings` key names; `--mappings` adds mapping files or
+// directories (examples/alerts) and overrides a case's mapping of the same source.
 // Exit codes: 0 all passed, 1 a case failed or the rules do not load, 2 usage.
 int rules_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 
-// `oktaguard replay --rules PATH [--rules PATH]... --events FILE|- [--mappings DIR]... [--from T]
-// [--to T] [--format table|json]`: backtests rules on recorded events (NDJSON or a JSON array, as
-// GET /api/v1/logs returns) in shadow mode: every detection with its contributing event uuids, and
+// `oktaguard replay --rules PATH [--rules PATH]... --events FILE|- [--events FILE]... [--mappings DIR]...
+// [--from T] [--to T] [--format table|json]`: backtests rules on recorded events (NDJSON or a JSON
+// array, as GET /api/v1/logs returns; several inputs are merged in event time, each reported with its
+// parsed and skipped record counts) in shadow mode: every detection with its contributing event uuids, and
 // per user the final risk and the actions that would have been taken and when. Never calls Okta.
 // `--from`/`--to` keep events with from <= published < to; with `--to`, absence deadlines up to it
 // fire. Exit codes: 0 done (unparseable records are counted and listed on stderr), 1 rules do not

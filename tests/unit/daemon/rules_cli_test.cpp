@@ -1,5 +1,6 @@
 #include "daemon/rules_cli.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -240,6 +241,156 @@ TEST(RulesTest, ShippedPackPassesWithPositiveAndNegativeCases) {
   }
 }
 
+// Exactly what rules/README.md tells a rule author to run: no flags. The third-party cases find the
+// pack's own alert mappings (rules/mappings/) through their `mappings` key.
+TEST(RulesTest, ShippedPackPassesWithoutFlags) {
+  CliRun r = rules({"test", pack_dir().string()});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  LoadResult pack = load_rules({pack_dir()});
+  ASSERT_TRUE(pack.ok());
+  EXPECT_NE(r.out.find(fmt::format("{} passed, 0 failed", pack.rules->tests.size())), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("FAIL "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("no alert mapping"), std::string::npos) << r.out;
+  std::size_t third_party = 0;
+  for (const RuleTest& t : pack.rules->tests)
+    third_party += !t.alert_mappings.empty();
+  EXPECT_EQ(third_party, 5u);
+}
+
+// The pack's mappings are copies of the documented examples (after their two-line header), so the
+// pack tests what an operator configures from examples/alerts.
+TEST(RulesTest, ShippedMappingsMatchTheExamples) {
+  std::size_t n = 0;
+  for (const auto& e : fs::directory_iterator(pack_dir() / "mappings")) {
+    ++n;
+    std::string copy = read_file(e.path());
+    for (int i = 0; i < 2; ++i)
+      copy.erase(0, copy.find('\n') + 1);
+    EXPECT_EQ(copy, read_file(mappings_dir() / e.path().filename())) << e.path();
+  }
+  EXPECT_EQ(n, 2u);
+}
+
+constexpr const char* kEdrPack = R"(
+detections:
+  - id: t.edr
+    where: { source: edr, edr.tactic: Credential Access }
+    key: actor.alternateId
+tests:
+  - name: edr alert
+    events: alone.ndjson
+    mappings: [m/edr-detection.mapping.yaml]
+    expect: { detections: [t.edr] }
+)";
+
+// A case's `mappings` make it self-contained; --mappings overrides the same source.
+TEST(RulesTest, CaseMappingsAndTheOverride) {
+  TempDir dir;
+  fs::copy_file(pack_dir() / "tests/synthetic/edr_alone.synthetic.ndjson", dir.path() / "alone.ndjson");
+  dir.write("m/edr-detection.mapping.yaml", read_file(mappings_dir() / "edr-detection.mapping.yaml"));
+  fs::path f = dir.write("edr.yml", kEdrPack);
+  CliRun own = rules({"test", f.string()});
+  EXPECT_EQ(own.code, 0) << own.out << own.err;
+  EXPECT_NE(own.out.find("1 passed, 0 failed"), std::string::npos) << own.out;
+
+  // The override reads the tactic from elsewhere, so the alert no longer matches.
+  std::string changed = read_file(mappings_dir() / "edr-detection.mapping.yaml");
+  std::size_t at = changed.find("/behavior/tactic");
+  ASSERT_NE(at, std::string::npos);
+  changed.replace(at, std::string_view("/behavior/tactic").size(), "/no/such/field");
+  fs::path other = dir.write("other/edr.mapping.yaml", changed);
+  CliRun over = rules({"test", f.string(), "--mappings", other.string()});
+  EXPECT_EQ(over.code, 1) << over.out << over.err;
+  EXPECT_NE(over.out.find("expected t.edr to fire"), std::string::npos) << over.out;
+
+  // A broken case mapping fails the case and says why.
+  dir.write("m/edr-detection.mapping.yaml", "source: edr\nmapping: 3\n");
+  CliRun broken = rules({"test", f.string()});
+  EXPECT_EQ(broken.code, 1);
+  EXPECT_NE(broken.out.find("mappings: "), std::string::npos) << broken.out;
+}
+
+TEST(RuleTestLoader, MappingsAreResolvedAndChecked) {
+  TempDir dir;
+  dir.write("m/x.mapping.yaml", "source: x\n");
+  std::string base =
+      "detections:\n"
+      "  - { id: t.a, where: { eventType: a }, key: actor.id }\n"
+      "tests:\n"
+      "  - name: c\n"
+      "    events: [ { eventType: a } ]\n";
+  std::string name = (dir.path() / "r.yml").string();
+  LoadResult ok = load_rules_from_sources({{name, base + "    mappings: m\n    expect: { detections: [t.a] }\n"}});
+  ASSERT_TRUE(ok.ok()) << render_text(ok.diagnostics);
+  ASSERT_EQ(ok.rules->tests[0].alert_mappings.size(), 1u);
+  EXPECT_EQ(ok.rules->tests[0].alert_mappings[0], dir.path() / "m");
+  LoadResult list = load_rules_from_sources(
+      {{name, base + "    mappings: [m, m/x.mapping.yaml]\n    expect: { detections: [t.a] }\n"}});
+  ASSERT_TRUE(list.ok()) << render_text(list.diagnostics);
+  EXPECT_EQ(list.rules->tests[0].alert_mappings.size(), 2u);
+  LoadResult missing =
+      load_rules_from_sources({{name, base + "    mappings: nope\n    expect: { detections: [t.a] }\n"}});
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(render_text(missing.diagnostics).find("r.yml:6:"), std::string::npos) << render_text(missing.diagnostics);
+  EXPECT_NE(render_text(missing.diagnostics).find("alert mappings not found"), std::string::npos);
+  LoadResult bad =
+      load_rules_from_sources({{name, base + "    mappings: { a: 1 }\n    expect: { detections: [t.a] }\n"}});
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(render_text(bad.diagnostics).find("tests[0].mappings"), std::string::npos) << render_text(bad.diagnostics);
+}
+
+TEST(RuleTestLoader, EmptyDetectionsIsNotAbsentDetections) {
+  std::string base =
+      "detections:\n"
+      "  - { id: t.a, where: { eventType: a }, key: actor.id }\n"
+      "tests:\n"
+      "  - { name: empty, events: [ { eventType: a } ], expect: { detections: [] } }\n"
+      "  - { name: absent, events: [ { eventType: a } ], expect: { not_detections: [t.a] } }\n"
+      "  - { name: listed, events: [ { eventType: a } ], expect: { detections: [t.a] } }\n";
+  LoadResult r = load_rules_from_sources({{"r.yml", base}});
+  ASSERT_TRUE(r.ok()) << render_text(r.diagnostics);
+  ASSERT_EQ(r.rules->tests.size(), 3u);
+  EXPECT_TRUE(r.rules->tests[0].expect_detections_given);
+  EXPECT_TRUE(r.rules->tests[0].expect_detections.empty());
+  EXPECT_FALSE(r.rules->tests[1].expect_detections_given);
+  EXPECT_TRUE(r.rules->tests[2].expect_detections_given);
+  EXPECT_EQ(r.rules->tests[2].expect_detections, std::vector<std::string>{"t.a"});
+}
+
+// `detections: []` means nothing fires; without the key, what fires is not checked.
+TEST(RulesTest, EmptyDetectionsMeansNothingFires) {
+  TempDir dir;
+  fs::path f = dir.write("pack.yml", R"(
+detections:
+  - id: t.fail
+    where: { eventType: user.session.start, outcome.result: FAILURE }
+    key: actor.id
+tests:
+  - name: failure with empty detections
+    events:
+      - { uuid: a, published: "2024-01-01T00:00:00.000Z", eventType: user.session.start,
+          actor: { id: 00u1, type: User }, outcome: { result: FAILURE } }
+    expect: { detections: [] }
+  - name: success with empty detections
+    events:
+      - { uuid: b, published: "2024-01-01T00:00:00.000Z", eventType: user.session.start,
+          actor: { id: 00u1, type: User }, outcome: { result: SUCCESS } }
+    expect: { detections: [] }
+  - name: failure without detections key
+    events:
+      - { uuid: c, published: "2024-01-01T00:00:00.000Z", eventType: user.session.start,
+          actor: { id: 00u1, type: User }, outcome: { result: FAILURE } }
+    expect: { actions: [] }
+)");
+  CliRun r = rules({"test", f.string()});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAIL " + f.string() + ": failure with empty detections"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("expected no detection to fire; fired: t.fail"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS " + f.string() + ": success with empty detections"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS " + f.string() + ": failure without detections key"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 passed, 1 failed"), std::string::npos) << r.out;
+}
+
 simdjson::dom::element parse_json(simdjson::dom::parser& p, const std::string& text) {
   simdjson::dom::element doc;
   EXPECT_EQ(p.parse(text).get(doc), simdjson::SUCCESS) << text.substr(0, 500);
@@ -307,6 +458,74 @@ TEST(Replay, FromToWindowAndJsonArrayInput) {
   EXPECT_EQ(int64_t(doc["events"]), 4);
   EXPECT_EQ(int64_t(doc["outside_range"]), 6);
   EXPECT_EQ(simdjson::dom::array(doc["detections"]).size(), 0u);
+}
+
+// Several inputs are merged in event time: the Panther scenario split across two files (even and odd
+// lines; the success after the failures is only in the second) replays like the whole file, and each
+// input reports what it contributed.
+TEST(Replay, SeveralInputsMergeInEventTime) {
+  TempDir dir;
+  fs::path events =
+      shared_data_dir() / "okta-logs/panther-analysis/scenarios/okta-add-administrator/brute_force_logins.ndjson";
+  std::vector<std::string> lines = read_lines(events);
+  std::string odd, even;
+  std::size_t n = 0;
+  for (const std::string& l : lines) {
+    if (l.empty()) continue;
+    (n++ % 2 ? odd : even) += l + "\n";
+  }
+  ASSERT_EQ(n, 10u);
+  fs::path a = dir.write("a.ndjson", even);
+  // The second input is newest-first, and has one record that does not parse.
+  std::string b_text;
+  std::vector<std::string> b_lines = read_lines(dir.write("b.tmp", odd));
+  for (auto it = b_lines.rbegin(); it != b_lines.rend(); ++it)
+    if (!it->empty()) b_text += *it + "\n";
+  fs::path b = dir.write("b.ndjson", b_text + "{\"uuid\": \n");
+
+  auto detections = [](const std::string& out) {
+    simdjson::dom::parser p;
+    simdjson::dom::element doc = parse_json(p, out);
+    std::vector<std::string> got;
+    for (simdjson::dom::element d : simdjson::dom::array(doc["detections"]))
+      got.push_back(std::string(std::string_view(d["detection"])) + "@" + std::string(std::string_view(d["time"])));
+    return got;
+  };
+  CliRun whole = replay({"--rules", pack_dir().string(), "--events", events.string(), "--format", "json"});
+  ASSERT_EQ(whole.code, 0) << whole.err;
+  CliRun merged =
+      replay({"--rules", pack_dir().string(), "--events", a.string(), "--events", b.string(), "--format", "json"});
+  ASSERT_EQ(merged.code, 0) << merged.err;
+  EXPECT_EQ(detections(merged.out), detections(whole.out));
+  EXPECT_FALSE(detections(merged.out).empty());
+  CliRun only_a = replay({"--rules", pack_dir().string(), "--events", a.string(), "--format", "json"});
+  EXPECT_NE(detections(only_a.out), detections(whole.out));
+
+  simdjson::dom::parser p;
+  simdjson::dom::element doc = parse_json(p, merged.out);
+  EXPECT_EQ(int64_t(doc["events"]), 10);
+  EXPECT_EQ(int64_t(doc["skipped"]), 1);
+  simdjson::dom::array inputs = doc["inputs"];
+  ASSERT_EQ(inputs.size(), 2u);
+  EXPECT_EQ(std::string_view(inputs.at(0)["input"]), a.string());
+  EXPECT_EQ(int64_t(inputs.at(0)["parsed"]), 5);
+  EXPECT_EQ(int64_t(inputs.at(0)["skipped"]), 0);
+  EXPECT_EQ(std::string_view(inputs.at(1)["input"]), b.string());
+  EXPECT_EQ(int64_t(inputs.at(1)["parsed"]), 5);
+  EXPECT_EQ(int64_t(inputs.at(1)["skipped"]), 1);
+  EXPECT_NE(merged.err.find("skipped " + b.string() + ":6"), std::string::npos) << merged.err;
+
+  CliRun table = replay({"--rules", pack_dir().string(), "--events", a.string(), "--events", b.string()});
+  ASSERT_EQ(table.code, 0);
+  EXPECT_NE(table.out.find("10 events"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("input " + a.string() + ": 5 parsed, 0 skipped"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("input " + b.string() + ": 5 parsed, 1 skipped"), std::string::npos) << table.out;
+
+  EXPECT_EQ(replay({"--rules", pack_dir().string(), "--events", "-", "--events", "-"}).code, 2);
+  EXPECT_EQ(replay({"--rules", pack_dir().string(), "--events", a.string(), "--events",
+                    (dir.path() / "missing.ndjson").string()})
+                .code,
+            1);
 }
 
 TEST(Replay, AbsenceClosesOnlyWithAnExplicitEnd) {
