@@ -1,6 +1,7 @@
 #include "tests/okta_emulator/api.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cctype>
@@ -81,15 +82,38 @@ std::string Request::header(std::string_view name) const {
 }
 
 std::string bucket_for(std::string_view method, std::string_view path) {
+  // Okta's management rate limits (developer.okta.com/docs/reference/rl-global-mgmt) name these
+  // endpoint families; anything else under /api/v1 shares "Most other API actions".
   if (path.rfind("/oauth2/", 0) == 0) return "oauth2-token";
   if (path.rfind("/api/v1/logs", 0) == 0) return "logs";
-  if (path.rfind("/api/v1/groups", 0) == 0) return "groups";
-  if (path.rfind("/api/v1/users", 0) == 0) {
-    if (path.find("/lifecycle/") != std::string_view::npos) return "users-lifecycle";
-    if (method == "DELETE" && path.size() > 9 && path.substr(path.size() - 9) == "/sessions") return "users-lifecycle";
-    return "users";
+  auto segments = [&](std::string_view prefix) {
+    if (path.size() <= prefix.size()) return 0;  // the collection itself
+    std::string_view rest = path.substr(prefix.size());
+    if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+    if (rest.empty()) return 0;
+    return 1 + static_cast<int>(std::count(rest.begin(), rest.end(), '/'));
+  };
+  if (path == "/api/v1/groups" || path.rfind("/api/v1/groups/", 0) == 0) {
+    // "Get, update, or delete a group by ID: /api/v1/groups/{id} only"; the rest (list, members,
+    // membership changes) is "Create or list groups: /api/v1/groups except /api/v1/groups/{id}".
+    return segments("/api/v1/groups/") == 1 ? "groups-id" : "groups";
+  }
+  if (path == "/api/v1/users" || path.rfind("/api/v1/users/", 0) == 0) {
+    int n = segments("/api/v1/users/");
+    if (n == 0) return "users";                         // "Create or list users: GET or POST /api/v1/users"
+    if (n == 1 && method == "GET") return "users-get";  // "Get a user by ID or sign in: GET /api/v1/users/{idOrLogin}"
+    // "Update or delete a user by ID: POST, PUT or DELETE /api/v1/users/{id}"; the user's
+    // sub-resources (lifecycle, sessions, risk, groups) count there too: the recorded Okta answers
+    // carry this bucket's limit (600 in a Workforce org) on them, not the catch-all's (1200).
+    return "users-id";
   }
   return "default";
+}
+
+const std::vector<std::string>& bucket_names() {
+  static const std::vector<std::string> names = {"users",     "users-get", "users-id",     "groups",
+                                                 "groups-id", "logs",      "oauth2-token", "default"};
+  return names;
 }
 
 std::string url_decode(std::string_view s) {
@@ -421,6 +445,23 @@ bool Api::apply_setting(std::string_view raw_name, std::string_view value, std::
   if (name == "concurrency-limit") return as_int(settings_.concurrency_limit);
   if (name == "latency-ms") return as_int(settings_.latency_ms);
   if (name == "fault-5xx") return as_prob(settings_.fault_5xx);
+  if (name == "fault-5xx-status") {
+    // "503" or a comma-separated list such as "502,503,504"; replaces the previous list.
+    std::vector<unsigned> statuses;
+    std::string_view rest = value;
+    while (true) {
+      auto comma = rest.find(',');
+      auto v = to_int(rest.substr(0, comma));
+      if (!v || *v < 500 || *v > 599)
+        return fail("fault-5xx-status: expected 5xx statuses such as 503 or 502,503,504, got '" + std::string(value) +
+                    "'");
+      statuses.push_back(static_cast<unsigned>(*v));
+      if (comma == std::string_view::npos) break;
+      rest = rest.substr(comma + 1);
+    }
+    settings_.fault_5xx_statuses = std::move(statuses);
+    return true;
+  }
   if (name == "fault-reset") return as_prob(settings_.fault_reset);
   if (name == "fault-stall") return as_prob(settings_.fault_stall);
   if (name == "clock-skew-s") {
@@ -434,7 +475,12 @@ bool Api::apply_setting(std::string_view raw_name, std::string_view value, std::
     if (eq == std::string_view::npos || eq == 0) return fail("rate-limit: expected BUCKET=N");
     auto n = to_int(value.substr(eq + 1));
     if (!n || *n < 0) return fail("rate-limit: expected BUCKET=N with N >= 0");
-    limiter_.set_limit(std::string(value.substr(0, eq)), *n);
+    std::string bucket(value.substr(0, eq));
+    // A misspelt (or renamed) bucket would silently limit nothing.
+    const auto& known = bucket_names();
+    if (std::find(known.begin(), known.end(), bucket) == known.end())
+      return fail("rate-limit: unknown bucket '" + bucket + "' (" + fmt::format("{}", fmt::join(known, ", ")) + ")");
+    limiter_.set_limit(bucket, *n);
     return true;
   }
   return fail("unknown setting '" + std::string(raw_name) + "'");
@@ -502,7 +548,19 @@ Response Api::fault_response(const Request& req, unsigned status) {
   c.rl.limit = limiter_.limit(bucket_for(req.method, req.target.substr(0, req.target.find('?'))));
   c.rl.remaining = c.rl.limit;
   c.rl.reset_epoch_s = req.now_ms / 1000 + 60;
-  return error(c, status, "E0000009", "Internal Server Error");
+  // Okta documents E0000009 for its 500s only; the body of a 502/503/504 (from Okta's edge) is not
+  // documented, so it keeps the error object clients parse, with the status's reason phrase.
+  std::string_view summary = status == 502   ? "Bad Gateway"
+                             : status == 503 ? "Service Unavailable"
+                             : status == 504 ? "Gateway Timeout"
+                                             : "Internal Server Error";
+  return error(c, status, "E0000009", summary);
+}
+
+unsigned Api::pick_fault_status() {
+  const auto& s = settings_.fault_5xx_statuses;
+  if (s.empty()) return 500;
+  return s[std::uniform_int_distribution<std::size_t>(0, s.size() - 1)(rng_)];
 }
 
 Json Api::user_json(const User& u, std::string_view base, bool full_links) const {
@@ -617,10 +675,12 @@ Json Api::group_json(const Group& g, std::string_view base) const {
   return j;
 }
 
-void Api::emit_event(Ctx& c, std::string_view type, std::string_view display, Json targets) {
+Json& Api::emit_event(Ctx& c, std::string_view type, std::string_view display, Json targets, Json given_actor) {
   Json e = Json::object();
   Json actor = Json::object();
-  if (c.actor == "SSWS") {
+  if (!given_actor.is_null()) {
+    actor = std::move(given_actor);
+  } else if (c.actor == "SSWS") {
     actor.set("id", "00uemulatorapiadmin0");
     actor.set("type", "User");
     actor.set("alternateId", "api-admin@okta-emulator.invalid");
@@ -675,6 +735,7 @@ void Api::emit_event(Ctx& c, std::string_view type, std::string_view display, Js
   e.set("request", std::move(request));
   e.set("target", std::move(targets));
   logs_.push_back(LogEntry{next_log_seq_++, c.req.now_ms, std::move(e)});
+  return logs_.back().event;
 }
 
 namespace {
@@ -712,7 +773,11 @@ Response Api::handle(const Request& req) {
         random_string(32, kHex),
         {}};
   if (settings_.concurrency_limit > 0 && req.in_flight > settings_.concurrency_limit) {
-    c.rl.limit = limiter_.limit(c.bucket);
+    // Okta (rl-best-practices): past the concurrent limit the three headers "report the concurrent
+    // values" instead of the bucket's per-minute counts: the concurrency limit, nothing remaining,
+    // and a reset that is only an estimate (requests in flight finish within a second or so).
+    // The bucket is not charged: the request was never processed.
+    c.rl.limit = settings_.concurrency_limit;
     c.rl.remaining = 0;
     c.rl.reset_epoch_s = req.now_ms / 1000 + 1;
     return error(c, 429, "E0000047", "API call exceeded rate limit due to too many requests.");
@@ -1526,6 +1591,12 @@ Response Api::dispatch_emulator(const Request& req, std::string_view path) {
         if (k == "rate-limit" && v.is_object()) {
           for (const auto& [bucket, n] : v.as_object())
             values.push_back(bucket + "=" + n.dump());
+        } else if (v.is_array() && k == "fault-5xx-status") {
+          // One setting, the whole list (the command line's "502,503,504").
+          std::string joined;
+          for (const auto& x : v.as_array())
+            joined += (joined.empty() ? "" : ",") + (x.is_string() ? x.as_string() : x.dump());
+          values.push_back(joined);
         } else if (v.is_array()) {
           for (const auto& x : v.as_array())
             values.push_back(x.is_string() ? x.as_string() : x.dump());
@@ -1543,11 +1614,15 @@ Response Api::dispatch_emulator(const Request& req, std::string_view path) {
     s.set("concurrency-limit", settings_.concurrency_limit);
     s.set("latency-ms", settings_.latency_ms);
     s.set("fault-5xx", settings_.fault_5xx);
+    Json statuses = Json::array();
+    for (unsigned st : settings_.fault_5xx_statuses)
+      statuses.push_back(static_cast<std::int64_t>(st));
+    s.set("fault-5xx-status", std::move(statuses));
     s.set("fault-reset", settings_.fault_reset);
     s.set("fault-stall", settings_.fault_stall);
     s.set("clock-skew-s", settings_.clock_skew_s);
     Json rl = Json::object();
-    for (const char* b : {"users", "users-lifecycle", "groups", "logs", "oauth2-token"})
+    for (const auto& b : bucket_names())
       rl.set(b, limiter_.limit(b));
     s.set("rate-limit", std::move(rl));
     return reply(200, s);
@@ -1564,6 +1639,37 @@ Response Api::dispatch_emulator(const Request& req, std::string_view path) {
       if (const Json* cnt = body->find("count"); cnt && cnt->is_integer()) n = cnt->as_int();
     }
     u->sessions += static_cast<int>(n);
+    // Each session is a sign-in: Okta logs user.session.start with the user as the actor (shape as
+    // in the recorded LogEvent samples) and updates lastLogin.
+    Ctx c{req, std::string(req.target.substr(0, req.target.find('?'))), {}, {}, {}, {}, {}, {}};
+    for (std::int64_t i = 0; i < n; ++i) {
+      c.request_id = random_string(32, kHex);
+      Json actor = user_target(*u);
+      Json target = Json::object();
+      target.set("id", "0oaemulatordashboard0");
+      target.set("type", "AppInstance");
+      target.set("alternateId", "Okta Dashboard");
+      target.set("displayName", "Okta Dashboard");
+      Json targets = Json::array();
+      targets.push_back(std::move(target));
+      Json& e = emit_event(c, "user.session.start", "User login to Okta", std::move(targets), std::move(actor));
+      std::string session_id = "idx" + random_string(22, kAlnum);
+      Json auth = Json::object();
+      auth.set("authenticationStep", 0);
+      auth.set("rootSessionId", session_id);
+      auth.set("externalSessionId", session_id);
+      e.set("authenticationContext", std::move(auth));
+      e.set("legacyEventType", "core.user_auth.login_success");
+      // A sign-in happens on Okta's sign-in endpoints, not on the emulator's control path.
+      Json data = Json::object();
+      data.set("requestId", c.request_id);
+      data.set("requestUri", "/idp/idx/identify");
+      data.set("url", "/idp/idx/identify?");
+      Json debug = Json::object();
+      debug.set("debugData", std::move(data));
+      e.set("debugContext", std::move(debug));
+    }
+    if (n > 0) u->last_login_ms = req.now_ms;
     Json ok = Json::object();
     ok.set("userId", u->id);
     ok.set("sessions", static_cast<std::int64_t>(u->sessions));

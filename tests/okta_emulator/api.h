@@ -46,11 +46,17 @@ struct Settings {
   std::int64_t concurrency_limit = 0;  // 0: none
   std::int64_t latency_ms = 0;
   double fault_5xx = 0, fault_reset = 0, fault_stall = 0;
+  // The statuses a --fault-5xx answer picks from: Okta's transient errors are 502/503/504 (the SDKs
+  // retry 503 and 504). The default stays 500 while okta_transport_test relies on it (it checks that
+  // a 500 is not retried); 503 is one --fault-5xx-status away.
+  std::vector<unsigned> fault_5xx_statuses{500};
   std::int64_t clock_skew_s = 0;
 };
 
 // The rate-limit bucket of a request, named as Okta documents them.
 std::string bucket_for(std::string_view method, std::string_view path);
+// Every name bucket_for returns: what --rate-limit BUCKET=N accepts.
+const std::vector<std::string>& bucket_names();
 
 // Decoded query parameters in the order given ('+' is a space).
 std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query);
@@ -112,6 +118,8 @@ class Api {
   void record(const Request& req, std::string_view fault);
   // The Okta error object and headers for a 5xx fault.
   Response fault_response(const Request& req, unsigned status);
+  // One of settings().fault_5xx_statuses, uniformly.
+  unsigned pick_fault_status();
   double uniform() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
 
   Json state_json() const;
@@ -141,7 +149,8 @@ class Api {
                  std::vector<std::string> causes = {});
   Response json_response(Ctx& c, unsigned status, const Json& body);
   void add_common_headers(Ctx& c, Response& r);
-  void emit_event(Ctx& c, std::string_view type, std::string_view display, Json targets);
+  // actor null: the API caller (token or OAuth client).
+  Json& emit_event(Ctx& c, std::string_view type, std::string_view display, Json targets, Json actor = Json());
 
   User* find_user(std::string_view id_or_login);
   Group* find_group(std::string_view id);

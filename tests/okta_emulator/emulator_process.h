@@ -14,7 +14,7 @@ namespace og::test {
 struct EmulatorOptions {
   std::filesystem::path seed{};                 // empty: built-in empty org
   std::filesystem::path tls_cert{}, tls_key{};  // both set: serve HTTPS
-  std::vector<std::string> extra_args{};        // e.g. {"--rate-limit", "users-lifecycle=60"}
+  std::vector<std::string> extra_args{};        // e.g. {"--rate-limit", "users-id=60"}
 };
 
 // Runs tests/okta_emulator as a child process for one test (or fixture) and talks to its

@@ -88,6 +88,19 @@ TEST(EmulatorProcess, FaultInjection) {
   auto r = emu.request("GET", "/api/v1/users/00uHomerSimpsonDuff1", {}, ssws(emu));
   EXPECT_EQ(r.status, 500u);
   EXPECT_EQ(parse(r.body).get_string("errorCode"), "E0000009");
+  EXPECT_EQ(parse(r.body).get_string("errorSummary"), "Internal Server Error");
+  // 503: a transient error Okta's SDKs retry.
+  ASSERT_EQ(emu.post("/__emulator/config", R"({"fault-5xx-status":503})").first, 200u);
+  r = emu.request("GET", "/api/v1/users/00uHomerSimpsonDuff1", {}, ssws(emu));
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_EQ(parse(r.body).get_string("errorCode"), "E0000009");
+  EXPECT_FALSE(r.header("x-rate-limit-limit").empty());
+  ASSERT_EQ(emu.post("/__emulator/config", R"({"fault-5xx-status":"502,504"})").first, 200u);
+  for (int i = 0; i < 6; ++i) {
+    r = emu.request("GET", "/api/v1/users/00uHomerSimpsonDuff1", {}, ssws(emu));
+    EXPECT_TRUE(r.status == 502u || r.status == 504u) << r.status;
+  }
+  EXPECT_EQ(emu.post("/__emulator/config", R"({"fault-5xx-status":404})").first, 400u);
   ASSERT_EQ(emu.post("/__emulator/config", R"({"fault-5xx":0,"fault-reset":1})").first, 200u);
   r = emu.request("GET", "/api/v1/users/00uHomerSimpsonDuff1", {}, ssws(emu));
   EXPECT_EQ(r.status, 0u);
@@ -105,11 +118,12 @@ TEST(EmulatorProcess, FaultInjection) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(290));
   // Every request is in the log, faulted or not; faulted ones say how.
   auto list = parse(emu.get("/__emulator/requests").second);
-  ASSERT_EQ(list.as_array().size(), 4u);
-  EXPECT_EQ(list.as_array()[0].get_string("fault"), "5xx");
-  EXPECT_EQ(list.as_array()[1].get_string("fault"), "reset");
-  EXPECT_EQ(list.as_array()[2].get_string("fault"), "stall");
-  EXPECT_EQ(list.as_array()[3].find("fault"), nullptr);
+  ASSERT_EQ(list.as_array().size(), 11u);
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(list.as_array()[i].get_string("fault"), "5xx");
+  EXPECT_EQ(list.as_array()[8].get_string("fault"), "reset");
+  EXPECT_EQ(list.as_array()[9].get_string("fault"), "stall");
+  EXPECT_EQ(list.as_array()[10].find("fault"), nullptr);
 }
 
 TEST(EmulatorProcess, ServesHttpsWithTheTestPki) {

@@ -5,6 +5,9 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
+#include <set>
+
 #include "tests/okta_emulator/api.h"
 #include "tests/okta_emulator/jwt.h"
 #include "tests/okta_emulator/lifecycle.h"
@@ -120,12 +123,32 @@ TEST(EmulatorRateLimiter, FixedMinuteWindowPerBucket) {
 }
 
 TEST(EmulatorBuckets, NamedAsOktaDocumentsThem) {
-  EXPECT_EQ(bucket_for("POST", "/api/v1/users/00u1/lifecycle/suspend"), "users-lifecycle");
-  EXPECT_EQ(bucket_for("DELETE", "/api/v1/users/00u1/sessions"), "users-lifecycle");
+  // developer.okta.com/docs/reference/rl-global-mgmt: create/list users, get a user by id or login,
+  // update/delete a user by id (the user's sub-resources with it), groups except by id, group by id.
   EXPECT_EQ(bucket_for("GET", "/api/v1/users"), "users");
-  EXPECT_EQ(bucket_for("POST", "/api/v1/users/00u1"), "users");
+  EXPECT_EQ(bucket_for("POST", "/api/v1/users"), "users");
+  EXPECT_EQ(bucket_for("GET", "/api/v1/users/00u1"), "users-get");
+  EXPECT_EQ(bucket_for("GET", "/api/v1/users/homer.simpson@duff.com"), "users-get");
+  EXPECT_EQ(bucket_for("POST", "/api/v1/users/00u1"), "users-id");  // partial update: with the lifecycle ops
+  EXPECT_EQ(bucket_for("DELETE", "/api/v1/users/00u1"), "users-id");
+  EXPECT_EQ(bucket_for("POST", "/api/v1/users/00u1/lifecycle/suspend"), "users-id");
+  EXPECT_EQ(bucket_for("DELETE", "/api/v1/users/00u1/sessions"), "users-id");
+  EXPECT_EQ(bucket_for("PUT", "/api/v1/users/00u1/risk"), "users-id");
+  EXPECT_EQ(bucket_for("GET", "/api/v1/users/00u1/groups"), "users-id");
+  EXPECT_EQ(bucket_for("GET", "/api/v1/groups"), "groups");
+  EXPECT_EQ(bucket_for("GET", "/api/v1/groups/00g1"), "groups-id");
+  EXPECT_EQ(bucket_for("GET", "/api/v1/groups/00g1/users"), "groups");
   EXPECT_EQ(bucket_for("PUT", "/api/v1/groups/00g1/users/00u1"), "groups");
   EXPECT_EQ(bucket_for("GET", "/api/v1/logs"), "logs");
+  EXPECT_EQ(bucket_for("POST", "/oauth2/v1/token"), "oauth2-token");
+  EXPECT_EQ(bucket_for("GET", "/api/v1/apps"), "default");
+  for (const char* path : {"/api/v1/users", "/api/v1/users/00u1", "/api/v1/users/00u1/lifecycle/suspend",
+                           "/api/v1/groups/00g1", "/api/v1/groups/00g1/users", "/api/v1/logs", "/api/v1/apps"}) {
+    for (const char* method : {"GET", "POST"}) {
+      const auto& names = bucket_names();
+      EXPECT_NE(std::find(names.begin(), names.end(), bucket_for(method, path)), names.end()) << method << path;
+    }
+  }
 }
 
 TEST(EmulatorTime, IsoAndHttpDates) {
@@ -410,19 +433,169 @@ TEST_F(EmulatorApi, RiskSessionsAndLogsPolling) {
 
 TEST_F(EmulatorApi, RateLimitAnswers429WithHeaders) {
   std::string err;
-  ASSERT_TRUE(api_.apply_setting("rate-limit", "users-lifecycle=1", &err)) << err;
+  ASSERT_TRUE(api_.apply_setting("rate-limit", "users-id=2", &err)) << err;
   EXPECT_EQ(call("POST", "/api/v1/users/00uaaaaaaaaaaaaaaaa1/lifecycle/suspend").status, 200u);
+  // The partial profile update shares the lifecycle calls' bucket, as in Okta.
+  EXPECT_EQ(call("POST", "/api/v1/users/00uaaaaaaaaaaaaaaaa2", R"({"profile":{"uebaHealth":5}})").status, 200u);
   auto r = call("POST", "/api/v1/users/00uaaaaaaaaaaaaaaaa1/lifecycle/unsuspend");
   EXPECT_EQ(r.status, 429u);
   EXPECT_EQ(doc(r.body).get_string("errorCode"), "E0000047");
-  EXPECT_EQ(header(r, "X-Rate-Limit-Limit"), "1");
+  EXPECT_EQ(header(r, "X-Rate-Limit-Limit"), "2");
   EXPECT_EQ(header(r, "X-Rate-Limit-Remaining"), "0");
   EXPECT_EQ(header(r, "X-Rate-Limit-Reset"), std::to_string(now_ms_ / 1000 + 60));
   EXPECT_EQ(header(r, "Date"), http_date(now_ms_));
-  EXPECT_EQ(call("GET", "/api/v1/users/00uaaaaaaaaaaaaaaaa1").status, 200u);  // other bucket
+  // Getting a single user and listing users are buckets of their own.
+  ASSERT_TRUE(api_.apply_setting("rate-limit", "users-get=1", &err)) << err;
+  EXPECT_EQ(call("GET", "/api/v1/users/00uaaaaaaaaaaaaaaaa1").status, 200u);
+  r = call("GET", "/api/v1/users/alice@example.com");
+  EXPECT_EQ(r.status, 429u);
+  EXPECT_EQ(header(r, "X-Rate-Limit-Limit"), "1");
+  r = call("GET", "/api/v1/users?limit=1");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(header(r, "X-Rate-Limit-Limit"), "6000");
   EXPECT_FALSE(api_.apply_setting("rate-limit", "users", &err));
+  EXPECT_FALSE(api_.apply_setting("rate-limit", "users-lifecycle=1", &err));  // no such bucket in Okta
+  EXPECT_NE(err.find("users-id"), std::string::npos) << err;
   EXPECT_FALSE(api_.apply_setting("fault-5xx", "1.5", &err));
   EXPECT_FALSE(api_.apply_setting("no-such", "1", &err));
+}
+
+TEST_F(EmulatorApi, ConcurrencyLimit429ReportsTheConcurrentValues) {
+  std::string err;
+  ASSERT_TRUE(api_.apply_setting("concurrency-limit", "3", &err)) << err;
+  ASSERT_TRUE(api_.apply_setting("rate-limit", "users-get=100", &err)) << err;
+  Request req;
+  req.method = "GET";
+  req.target = "/api/v1/users/00uaaaaaaaaaaaaaaaa1";
+  req.headers = {{"host", "org.example"}, {"authorization", "SSWS test-token"}};
+  req.now_ms = now_ms_;
+  req.in_flight = 3;
+  auto r = api_.handle(req);
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(header(r, "X-Rate-Limit-Limit"), "100");
+  EXPECT_EQ(header(r, "X-Rate-Limit-Remaining"), "99");
+  req.in_flight = 4;
+  r = api_.handle(req);
+  EXPECT_EQ(r.status, 429u);
+  EXPECT_EQ(doc(r.body).get_string("errorCode"), "E0000047");
+  // Not the bucket's per-minute counts: the concurrency limit, none left, an estimated reset.
+  EXPECT_EQ(header(r, "X-Rate-Limit-Limit"), "3");
+  EXPECT_EQ(header(r, "X-Rate-Limit-Remaining"), "0");
+  EXPECT_EQ(header(r, "X-Rate-Limit-Reset"), std::to_string(now_ms_ / 1000 + 1));
+  // Back under the limit the headers are the bucket's again, which the 429 did not charge.
+  req.in_flight = 1;
+  r = api_.handle(req);
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(header(r, "X-Rate-Limit-Limit"), "100");
+  EXPECT_EQ(header(r, "X-Rate-Limit-Remaining"), "98");
+}
+
+TEST_F(EmulatorApi, FaultStatusesAreConfigurable) {
+  std::string err;
+  EXPECT_EQ(api_.settings().fault_5xx_statuses, std::vector<unsigned>{500});
+  ASSERT_TRUE(api_.apply_setting("fault-5xx-status", "503", &err)) << err;  // retried by Okta's SDKs
+  Request req;
+  req.method = "GET";
+  req.target = "/api/v1/users/00uaaaaaaaaaaaaaaaa1";
+  req.now_ms = now_ms_;
+  auto r = api_.fault_response(req, api_.pick_fault_status());
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_EQ(doc(r.body).get_string("errorCode"), "E0000009");
+  EXPECT_EQ(doc(r.body).get_string("errorSummary"), "Service Unavailable");
+  EXPECT_FALSE(header(r, "X-Okta-Request-Id").empty());
+  ASSERT_TRUE(api_.apply_setting("fault-5xx-status", "502,504", &err)) << err;
+  std::set<unsigned> seen;
+  for (int i = 0; i < 64; ++i)
+    seen.insert(api_.pick_fault_status());
+  EXPECT_EQ(seen, (std::set<unsigned>{502, 504}));
+  ASSERT_TRUE(api_.apply_setting("fault-5xx-status", "500", &err)) << err;
+  r = api_.fault_response(req, api_.pick_fault_status());
+  EXPECT_EQ(r.status, 500u);
+  EXPECT_EQ(doc(r.body).get_string("errorSummary"), "Internal Server Error");
+  for (const char* bad : {"", "404", "503,", "5O3", "600"})
+    EXPECT_FALSE(api_.apply_setting("fault-5xx-status", bad, &err)) << bad;
+  EXPECT_EQ(api_.settings().fault_5xx_statuses, std::vector<unsigned>{500});  // a bad value changes nothing
+  // The config endpoint takes the list as an array too.
+  Request cfg;
+  cfg.method = "POST";
+  cfg.target = "/__emulator/config";
+  cfg.body = R"({"fault-5xx-status":[502,503,504]})";
+  r = api_.handle(cfg);
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(doc(r.body).find("fault-5xx-status")->dump(), "[502,503,504]");
+}
+
+TEST_F(EmulatorApi, GroupMembersPageWithLimitAfterAndNextLink) {
+  for (const char* uid : {"00uaaaaaaaaaaaaaaaa1", "00uaaaaaaaaaaaaaaaa2", "00uaaaaaaaaaaaaaaaa3"})
+    ASSERT_EQ(call("PUT", std::string("/api/v1/groups/00ggggggggggggggggg1/users/") + uid).status, 204u);
+  auto next_of = [](const Response& r) -> std::string {
+    auto link = header(r, "Link");
+    auto pos = link.find("rel=\"next\"");
+    if (pos == std::string::npos) return {};
+    auto s = link.rfind('<', pos), e = link.rfind('>', pos);
+    return link.substr(s + 1, e - s - 1).substr(std::string("http://org.example").size());
+  };
+  auto ids = [](const Response& r) {
+    std::vector<std::string> out;
+    auto page = doc(r.body);  // as_array() refers into it
+    for (const auto& u : page.as_array())
+      out.push_back(u.get_string("id"));
+    return out;
+  };
+  auto r = call("GET", "/api/v1/groups/00ggggggggggggggggg1/users?limit=2");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(ids(r), (std::vector<std::string>{"00uaaaaaaaaaaaaaaaa1", "00uaaaaaaaaaaaaaaaa2"}));
+  EXPECT_NE(header(r, "Link").find("rel=\"self\""), std::string::npos) << header(r, "Link");
+  auto next = next_of(r);
+  EXPECT_EQ(next, "/api/v1/groups/00ggggggggggggggggg1/users?after=00uaaaaaaaaaaaaaaaa2&limit=2");
+  r = call("GET", next);
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_EQ(ids(r), std::vector<std::string>{"00uaaaaaaaaaaaaaaaa3"});
+  EXPECT_EQ(next_of(r), "");  // the last page has no next
+  // Without limit: all of them on one page; an unknown cursor: an empty page; bad input: 400/404.
+  r = call("GET", "/api/v1/groups/00ggggggggggggggggg1/users");
+  EXPECT_EQ(ids(r).size(), 3u);
+  EXPECT_EQ(next_of(r), "");
+  r = call("GET", "/api/v1/groups/00ggggggggggggggggg1/users?after=00uaaaaaaaaaaaaaaaa3");
+  EXPECT_TRUE(ids(r).empty());
+  EXPECT_EQ(call("GET", "/api/v1/groups/00ggggggggggggggggg1/users?limit=x").status, 400u);
+  EXPECT_EQ(call("GET", "/api/v1/groups/00gnope/users").status, 404u);
+  // A seeded membership is listed too.
+  r = call("GET", "/api/v1/groups/00ggggggggggggggggg2/users?limit=1");
+  EXPECT_EQ(ids(r), std::vector<std::string>{"00uaaaaaaaaaaaaaaaa1"});
+}
+
+TEST_F(EmulatorApi, TestSessionsEmitSessionStartEvents) {
+  Request r;
+  r.method = "POST";
+  r.target = "/__emulator/users/alice@example.com/sessions";
+  r.body = R"({"count":2})";
+  r.headers = {{"user-agent", "Mozilla/5.0 (emulated)"}};
+  r.remote_ip = "10.0.0.7";
+  r.now_ms = now_ms_;
+  ASSERT_EQ(api_.handle(r).status, 201u);
+  auto logs = call("GET", "/api/v1/logs?since=2025-09-29T00:00:00.000Z&filter=eventType+eq+%22user.session.start%22");
+  ASSERT_EQ(logs.status, 200u);
+  auto events = doc(logs.body).as_array();
+  ASSERT_EQ(events.size(), 2u);
+  const auto& e = events[0];
+  // The shape of the real samples: the user signs in, so the user is the actor.
+  EXPECT_EQ(e.get_string("displayMessage"), "User login to Okta");
+  EXPECT_EQ(e.get_string("legacyEventType"), "core.user_auth.login_success");
+  EXPECT_EQ(e.path("actor.id")->as_string(), "00uaaaaaaaaaaaaaaaa1");
+  EXPECT_EQ(e.path("actor.type")->as_string(), "User");
+  EXPECT_EQ(e.path("actor.alternateId")->as_string(), "alice@example.com");
+  EXPECT_EQ(e.path("outcome.result")->as_string(), "SUCCESS");
+  EXPECT_EQ(e.path("client.ipAddress")->as_string(), "10.0.0.7");
+  EXPECT_EQ(e.path("client.userAgent.rawUserAgent")->as_string(), "Mozilla/5.0 (emulated)");
+  EXPECT_EQ(e.get_string("published"), iso_time(now_ms_));
+  EXPECT_FALSE(e.path("authenticationContext.externalSessionId")->as_string().empty());
+  // One sign-in session each.
+  EXPECT_NE(e.path("authenticationContext.externalSessionId")->as_string(),
+            events[1].path("authenticationContext.externalSessionId")->as_string());
+  EXPECT_EQ(e.find("target")->as_array()[0].get_string("type"), "AppInstance");
+  EXPECT_EQ(api_.users()[0].sessions, 2);
+  EXPECT_EQ(api_.users()[0].last_login_ms, now_ms_);
 }
 
 TEST_F(EmulatorApi, IntrospectionRecordsRequestsWithoutSecrets) {

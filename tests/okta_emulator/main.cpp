@@ -110,15 +110,19 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return;
     }
     bool fault = roll < st.fault_reset + st.fault_stall + st.fault_5xx;
-    if (fault) server_.api.record(req, "5xx");
+    unsigned fault_status = 0;
+    if (fault) {
+      fault_status = server_.api.pick_fault_status();
+      server_.api.record(req, "5xx");
+    }
     ++server_.in_flight;
     pending_ = std::move(req);
     timer_.expires_after(std::chrono::milliseconds(st.latency_ms));
-    timer_.async_wait([self = this->shared_from_this(), fault](beast::error_code) {
+    timer_.async_wait([self = this->shared_from_this(), fault, fault_status](beast::error_code) {
       auto& srv = self->server_;
       self->pending_.in_flight = srv.in_flight;
       self->pending_.now_ms = now_ms(srv);
-      Response r = fault ? srv.api.fault_response(self->pending_, 500) : srv.api.handle(self->pending_);
+      Response r = fault ? srv.api.fault_response(self->pending_, fault_status) : srv.api.handle(self->pending_);
       --srv.in_flight;
       self->write(std::move(r));
     });
@@ -191,7 +195,9 @@ int usage(const std::string& why) {
             << "usage: okta_emulator --listen HOST:PORT [--port-file PATH] [--seed FILE.json] [--token TOKEN]\n"
                "  [--tls-cert PEM --tls-key PEM] [--oauth-client-id ID --oauth-client-key PUBKEY.pem]\n"
                "  [--oauth-token-ttl S] [--rate-limit BUCKET=N]... [--concurrency-limit N] [--latency-ms N]\n"
-               "  [--fault-5xx P] [--fault-reset P] [--fault-stall P] [--clock-skew-s S]\n";
+               "  [--fault-5xx P] [--fault-5xx-status S[,S...]] [--fault-reset P] [--fault-stall P]\n"
+               "  [--clock-skew-s S]\n"
+               "rate-limit buckets: users users-get users-id groups groups-id logs oauth2-token default\n";
   return 2;
 }
 

@@ -199,6 +199,8 @@ TEST(OktaEmulatorConformance, EveryClientOperationThroughPrismValidates) {
   EXPECT_GE(followed, 2);  // 9 users not DEPROVISIONED in the demo org, 3 per page
   for (const auto& next : pages)
     EXPECT_EQ(http_exchange(prism.port(), false, "GET", next, {}, auth).status, 200u);
+  // A test sign-in: its user.session.start event goes through Prism with the rest of the log.
+  ASSERT_EQ(emu.post("/__emulator/users/" + homer + "/sessions", "").first, 201u);
   // Polling the log: the next link is always there.
   r = http_exchange(prism.port(), false, "GET", "/api/v1/logs?since=2020-01-01T00:00:00.000Z&limit=2", {}, auth);
   ASSERT_EQ(r.status, 200u);
@@ -209,7 +211,7 @@ TEST(OktaEmulatorConformance, EveryClientOperationThroughPrismValidates) {
   EXPECT_FALSE(next_link(r).empty());
   EXPECT_EQ(Json::parse(r.body)->as_array().size(), 0u);  // caught up
   // Rate limiting: the 429 answer validates too.
-  ASSERT_EQ(emu.post("/__emulator/config", R"({"rate-limit":{"groups":1}})").first, 200u);
+  ASSERT_EQ(emu.post("/__emulator/config", R"({"rate-limit":{"groups-id":1}})").first, 200u);
   http_exchange(prism.port(), false, "GET", "/api/v1/groups/00gStepUpMfaOktaGrp1", {}, auth);
   r = http_exchange(prism.port(), false, "GET", "/api/v1/groups/00gStepUpMfaOktaGrp1", {}, auth);
   EXPECT_EQ(r.status, 429u);
