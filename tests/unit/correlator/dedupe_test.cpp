@@ -15,6 +15,12 @@ Event event(std::string uuid, std::chrono::milliseconds time, std::string_view s
   return e;
 }
 
+Event from_payload(std::string uuid, std::chrono::milliseconds time) {
+  Event e = event(std::move(uuid), time);
+  e.time_from_payload = true;
+  return e;
+}
+
 TEST(Deduplicator, DropsRedeliveriesWithinTheHorizon) {
   Deduplicator dedupe(10min, 1000);
   EXPECT_FALSE(dedupe.seen_before(event("a", 1000s)));
@@ -54,6 +60,35 @@ TEST(Deduplicator, MemoryIsBoundedOldestFirst) {
   EXPECT_TRUE(dedupe.seen_before(event("9", 9s)));
   EXPECT_TRUE(dedupe.seen_before(event("7", 7s)));
   EXPECT_FALSE(dedupe.seen_before(event("0", 0s)));  // evicted by the cap
+}
+
+TEST(Deduplicator, IngestTimeFallbackDoesNotAdvanceThePayloadWatermark) {
+  // Replaying day-old logs: one event without `published` falls back to the ingest time (now).
+  // That must not push the horizon past the replayed payload times, or every later duplicate of
+  // the old data would pass unrecorded.
+  Deduplicator dedupe(10min, 1000);
+  EXPECT_FALSE(dedupe.seen_before(from_payload("a", 1000s)));
+  EXPECT_FALSE(dedupe.seen_before(event("no-published", 1000s + 24h)));
+  EXPECT_TRUE(dedupe.seen_before(from_payload("a", 1000s)));
+  EXPECT_FALSE(dedupe.seen_before(from_payload("b", 1001s)));
+  EXPECT_TRUE(dedupe.seen_before(from_payload("b", 1001s)));
+  EXPECT_TRUE(dedupe.seen_before(event("no-published", 1000s + 24h + 1s)));  // its redelivery
+  EXPECT_EQ(dedupe.size(), 3u);
+  // Each clock still evicts by its own watermark.
+  EXPECT_FALSE(dedupe.seen_before(from_payload("c", 1000s + 11min)));
+  EXPECT_FALSE(dedupe.seen_before(from_payload("a", 1000s)));  // beyond the payload horizon now
+  EXPECT_TRUE(dedupe.seen_before(event("no-published", 1000s + 24h)));
+}
+
+TEST(Deduplicator, MemoryCapEvictsOldestAcrossBothClocks) {
+  Deduplicator dedupe(24h, 2);
+  EXPECT_FALSE(dedupe.seen_before(event("ingest", 5000s)));
+  EXPECT_FALSE(dedupe.seen_before(from_payload("old", 1000s)));
+  EXPECT_FALSE(dedupe.seen_before(from_payload("new", 2000s)));  // evicts "old", the oldest
+  EXPECT_EQ(dedupe.size(), 2u);
+  EXPECT_TRUE(dedupe.seen_before(event("ingest", 5000s)));
+  EXPECT_TRUE(dedupe.seen_before(from_payload("new", 2000s)));
+  EXPECT_FALSE(dedupe.seen_before(from_payload("old", 1000s)));
 }
 
 }  // namespace
