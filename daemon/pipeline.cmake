@@ -1,0 +1,6 @@
+# The running daemon: the pipeline that wires sources, correlator and response engine, and the
+# `run` and `demo` commands.
+target_sources(og_daemon PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/pipeline.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/run_command.cpp
+)

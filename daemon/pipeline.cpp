@@ -1,0 +1,606 @@
+#include "daemon/pipeline.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "correlator/engine.h"
+#include "daemon/decision_adapter.h"
+#include "daemon/file_source.h"
+#include "daemon/kafka_source.h"
+#include "daemon/metrics.h"
+#include "daemon/ops_server.h"
+#include "daemon/response.h"
+#include "okta_client/identity.h"
+
+namespace og::daemon {
+namespace {
+
+using correlator::Event;
+using correlator::EventTime;
+using Millis = std::chrono::milliseconds;
+
+struct Item {
+  Event event;
+  AckToken token;
+  Acknowledger* acknowledger = nullptr;
+  std::int32_t partition = 0;  // dense, per file or per Kafka (topic, partition)
+  std::string source;
+};
+
+// Pulls `"key":"value"` out of one audit line; the audit writer escapes values, and the fields read
+// here (kind, to) are plain identifiers.
+std::string audit_field(std::string_view line, std::string_view key) {
+  std::string needle = fmt::format("\"{}\":\"", key);
+  auto at = line.find(needle);
+  if (at == std::string_view::npos) return {};
+  at += needle.size();
+  auto end = line.find('"', at);
+  if (end == std::string_view::npos) return {};
+  return std::string(line.substr(at, end - at));
+}
+
+bool is_okta_id(std::string_view id) {
+  return id.size() >= 3 && id.substr(0, 2) == "00";
+}
+
+}  // namespace
+
+DecisionAdapterFn default_decision_adapter(std::set<std::string, std::less<>> dry_run_responses) {
+  DecisionAdapterOptions options;
+  options.dry_run_responses = std::move(dry_run_responses);
+  return [options](std::span<const correlator::Decision> decisions, std::vector<Response>& out) {
+    out = to_responses(decisions, options);
+  };
+}
+
+struct Pipeline::Impl {
+  // The source threads' door into the pipeline: one per source, so the ack goes back to the right
+  // Acknowledger and each input gets its own watermark partition.
+  class Sink final : public EventSink {
+   public:
+    Sink(Impl& impl, std::int32_t partition_base, bool per_kafka_partition)
+        : impl_(impl), base_(partition_base), per_kafka_partition_(per_kafka_partition) {}
+    bool offer(Event&& event, const AckToken& token) override {
+      std::int32_t partition = base_;
+      if (per_kafka_partition_) {
+        auto key = std::make_pair(std::string(token.origin.topic.view()), token.origin.partition);
+        auto [it, inserted] = dense_.try_emplace(key, base_ + static_cast<std::int32_t>(dense_.size()));
+        partition = it->second;
+      }
+      return impl_.enqueue(std::move(event), token, acknowledger_, partition);
+    }
+    Acknowledger* acknowledger_ = nullptr;
+
+   private:
+    Impl& impl_;
+    std::int32_t base_;
+    bool per_kafka_partition_;
+    std::map<std::pair<std::string, std::int32_t>, std::int32_t> dense_;  // source thread only
+  };
+
+  struct Pending {
+    AckToken token;
+    Acknowledger* acknowledger;
+  };
+
+  Impl(PipelineOptions o, PipelineLogFn l, Registry& m, ReadinessChecks& r, okta::IdentityResolver* id,
+       ActionExecutor& ex, DecisionAdapterFn a)
+      : options(std::move(o)),
+        log_fn(std::move(l)),
+        metrics(m),
+        readiness(r),
+        identity(id),
+        executor(ex),
+        adapt(std::move(a)) {}
+
+  bool enqueue(Event&& event, const AckToken& token, Acknowledger* acknowledger, std::int32_t partition) {
+    std::lock_guard lock(mu);
+    if (inbox.size() >= options.queue_capacity) return false;  // the source backs off and offers again
+    inbox.push_back(Item{std::move(event), token, acknowledger, partition, {}});
+    cv.notify_one();
+    return true;
+  }
+
+  void requeue_resolved(Item&& item) {
+    std::lock_guard lock(mu);
+    resolved_items.push_back(std::move(item));
+    --parked;
+    cv.notify_one();
+  }
+
+  std::optional<std::string> start();
+  void worker_loop(std::stop_token stop);
+  void admit(Item&& item);
+  void push(Item&& item);
+  void learn(const Event& event);
+  bool submit_decisions(std::vector<correlator::Decision> decisions);
+  void ack_applied(bool everything);
+  void register_metrics();
+
+  void log(LogLevel level, std::string_view component, std::string_view message) const {
+    if (log_fn) log_fn(static_cast<int>(level), component, message);
+  }
+
+  PipelineOptions options;
+  IngestLimits limits;
+  PipelineLogFn log_fn;
+  Registry& metrics;
+  ReadinessChecks& readiness;
+  okta::IdentityResolver* identity;
+  ActionExecutor& executor;
+  DecisionAdapterFn adapt;
+  SystemWallClock clock;
+
+  std::unique_ptr<ResponseEngine> responses;
+  std::unique_ptr<correlator::Engine> engine;
+  std::vector<std::unique_ptr<Sink>> sinks;
+  std::vector<std::unique_ptr<Source>> sources;
+  std::vector<std::jthread> source_threads;
+  std::jthread worker;
+
+  // Shared between the source threads, lookup callbacks and the worker.
+  mutable std::mutex mu;
+  mutable std::condition_variable cv;
+  std::deque<Item> inbox;
+  std::deque<Item> resolved_items;
+  std::uint64_t parked = 0;
+  std::size_t files_running = 0;
+  bool drain = false;
+  bool finished = false;
+  std::shared_ptr<const correlator::RuleSet> pending_rules;
+
+  // Worker thread only.
+  std::map<std::int32_t, EventTime> max_seen;
+  std::multimap<EventTime, Pending> unacked;  // by event time: applied once the watermark passes
+  std::chrono::steady_clock::time_point last_progress = std::chrono::steady_clock::now();
+
+  std::atomic<std::uint64_t> events{0}, acked{0}, resolved{0}, unresolved{0}, detections{0}, decisions{0}, submitted{0},
+      journal_failures{0}, tracked_keys{0};
+  std::atomic<std::int64_t> heartbeat_ms{0};
+
+  Counter* detections_total = nullptr;
+  Family<Counter>* rule_hits = nullptr;
+  Family<Counter>* actions = nullptr;
+  Counter* unresolved_total = nullptr;
+};
+
+void Pipeline::Impl::register_metrics() {
+  // Source counters live in the sources; read them at scrape time so the hot path stays untouched.
+  auto source_stats = [this] {
+    std::vector<SourceStats> all;
+    for (const auto& s : sources)
+      for (SourceStats& st : s->stats())
+        all.push_back(std::move(st));
+    return all;
+  };
+  metrics.collector("oktaguard_events_total", "Input messages by source and result", MetricType::counter,
+                    {"source", "result"}, [source_stats] {
+                      std::vector<Sample> out;
+                      for (const SourceStats& st : source_stats()) {
+                        out.push_back({{st.source, "event"}, static_cast<double>(st.events)});
+                        out.push_back({{st.source, "duplicate"}, static_cast<double>(st.duplicates)});
+                        out.push_back({{st.source, "rejected"}, static_cast<double>(st.rejected)});
+                      }
+                      return out;
+                    });
+  metrics.collector(
+      "oktaguard_parse_errors_total", "Rejected input messages by source and reason", MetricType::counter,
+      {"source", "reason"}, [source_stats] {
+        std::vector<Sample> out;
+        for (const SourceStats& st : source_stats())
+          for (std::size_t i = 0; i < kParseErrorCount; ++i)
+            if (st.rejected_by_reason[i] != 0)
+              out.push_back({{st.source, std::string(correlator::to_string(static_cast<correlator::ParseError>(i)))},
+                             static_cast<double>(st.rejected_by_reason[i])});
+        return out;
+      });
+  metrics.collector("oktaguard_dead_lettered_total", "Rejected messages written to the dead-letter topic",
+                    MetricType::counter, {"source"}, [source_stats] {
+                      std::vector<Sample> out;
+                      for (const SourceStats& st : source_stats())
+                        out.push_back({{st.source}, static_cast<double>(st.dead_lettered)});
+                      return out;
+                    });
+  metrics.collector("oktaguard_duplicates_total", "Redelivered events dropped", MetricType::counter, {"source"},
+                    [source_stats] {
+                      std::vector<Sample> out;
+                      for (const SourceStats& st : source_stats())
+                        out.push_back({{st.source}, static_cast<double>(st.duplicates)});
+                      return out;
+                    });
+  rule_hits = &metrics.counter("oktaguard_rule_hits_total", "Detections fired, by detection id", {"detection"});
+  actions =
+      &metrics.counter("oktaguard_actions_total", "Action state changes, by kind and new state", {"kind", "outcome"});
+  unresolved_total = &metrics
+                          .counter("oktaguard_identity_unresolved_total",
+                                   "Third-party events whose user did not resolve to an Okta id")
+                          .get();
+  metrics.collector("oktaguard_breaker_tripped", "1 while the blast-radius breaker holds destructive actions",
+                    MetricType::gauge, {}, [this] {
+                      return std::vector<Sample>{{{}, responses && responses->stats().breaker_tripped ? 1.0 : 0.0}};
+                    });
+  metrics.collector("oktaguard_kill_switch", "1 while the kill switch is engaged", MetricType::gauge, {}, [this] {
+    return std::vector<Sample>{{{}, responses && responses->stats().kill_switch ? 1.0 : 0.0}};
+  });
+  metrics.collector("oktaguard_tracked_keys", "Keys with correlator state", MetricType::gauge, {}, [this] {
+    return std::vector<Sample>{{{}, static_cast<double>(tracked_keys.load())}};
+  });
+  metrics.collector("oktaguard_parked_events", "Events waiting for an identity lookup", MetricType::gauge, {}, [this] {
+    std::lock_guard lock(mu);
+    return std::vector<Sample>{{{}, static_cast<double>(parked)}};
+  });
+}
+
+std::optional<std::string> Pipeline::Impl::start() {
+  if (!options.rules) return "no rules loaded";
+  register_metrics();
+
+  daemon::ResponseConfig rc;
+  rc.state_dir = options.state_dir;
+  rc.guard.dry_run = options.dry_run;
+  rc.guard.default_cooldown = options.cooldown;
+  rc.breaker.max_actions = options.breaker_max_actions;
+  rc.breaker.window = options.breaker_window;
+  rc.retention = options.retention;
+  rc.audit_file = options.audit_file;
+  rc.kill_switch_file = options.kill_switch_file;
+  rc.log = [this](std::string_view level, std::string_view message) {
+    LogLevel l = level == "error"                        ? LogLevel::error
+                 : level == "warn" || level == "warning" ? LogLevel::warn
+                 : level == "debug"                      ? LogLevel::debug
+                                                         : LogLevel::info;
+    log(l, "response", message);
+  };
+  auto opened = ResponseEngine::open(rc, executor, clock);
+  if (!opened) return fmt::format("opening the action journal in {}: {}", options.state_dir.string(), opened.error());
+  responses = std::move(*opened);
+  ExceptionList exceptions;
+  for (const PipelineException& e : options.exceptions) {
+    ExceptionEntry entry;
+    entry.type = e.type == PipelineException::Type::user    ? ExceptionEntry::Type::user
+                 : e.type == PipelineException::Type::login ? ExceptionEntry::Type::login
+                                                            : ExceptionEntry::Type::group;
+    entry.value = e.value;
+    entry.expires = e.expires;
+    entry.note = e.note;
+    exceptions.add(std::move(entry));
+  }
+  responses->set_exceptions(std::move(exceptions));
+  responses->add_audit_sink([this](std::string_view line) {
+    std::string kind = audit_field(line, "kind");
+    std::string to = audit_field(line, "to");
+    if (!kind.empty() && !to.empty()) actions->with({kind, to}).inc();
+  });
+  responses->start();
+
+  correlator::EngineOptions eo;
+  eo.shards = options.shards;
+  eo.lateness = options.lateness;
+  engine = std::make_unique<correlator::Engine>(options.rules, eo);
+
+  // The parsers extract the extra fields the rules reference; the registry lives in the RuleSet,
+  // which the pipeline holds for its lifetime.
+  IngestFactories factories = default_ingest_factories(limits, &options.rules->fields);
+  auto source_log = [this](LogLevel level, std::string_view message) { log(level, "source", message); };
+
+  std::int32_t partition = 0;
+  for (const PipelineStream& stream : options.files) {
+    SourceBinding binding{stream.name, stream.source, stream.format, stream.mapping};
+    auto sink = std::make_unique<Sink>(*this, partition++, false);
+    FileSourceConfig fc;
+    fc.binding = binding;
+    fc.limits = limits;
+    fc.factories = factories;
+    // The pipeline acknowledges only after the watermark passes an event, which for the last events
+    // of a file happens at the final flush: waiting for acks inside run() would never end.
+    fc.wait_for_acks = false;
+    auto created = FileSource::create(std::move(fc), *sink, source_log);
+    if (!created) return fmt::format("file source {}: {}", binding.topic, created.error());
+    sink->acknowledger_ = created->get();
+    sources.push_back(std::move(*created));
+    sinks.push_back(std::move(sink));
+  }
+  files_running = options.files.size();
+  if (options.kafka) {
+    auto sink = std::make_unique<Sink>(*this, 1000, true);
+    KafkaSourceConfig kc;
+    for (const PipelineStream& t : options.kafka->topics)
+      kc.bindings.push_back(SourceBinding{t.name, t.source, t.format, t.mapping});
+    kc.properties = options.kafka->properties;
+    kc.dead_letter_topic = options.kafka->dead_letter_topic;
+    kc.limits = limits;
+    kc.factories = factories;
+    auto created = KafkaSource::create(std::move(kc), *sink, source_log);
+    if (!created) return fmt::format("kafka source: {}", created.error());
+    sink->acknowledger_ = created->get();
+    sources.push_back(std::move(*created));
+    sinks.push_back(std::move(sink));
+  }
+  readiness.set("rules", true);
+  readiness.set("sources", !sources.empty(), sources.empty() ? "no sources configured" : "");
+
+  worker = std::jthread([this](std::stop_token stop) { worker_loop(stop); });
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    bool is_file = i < options.files.size();
+    source_threads.emplace_back([this, i, is_file](std::stop_token stop) {
+      sources[i]->run(stop);
+      if (is_file) {
+        std::lock_guard lock(mu);
+        --files_running;
+        cv.notify_one();
+      }
+    });
+  }
+  return std::nullopt;
+}
+
+void Pipeline::Impl::learn(const Event& event) {
+  if (!identity) return;
+  auto one = [this](const correlator::EntityRef& e) {
+    if (e.identity_kind == correlator::IdentityKind::okta_id && is_okta_id(e.id) && !e.alternate_id.empty() &&
+        (e.type.empty() || e.type.view() == "User"))
+      identity->learn(e.alternate_id, e.id);
+  };
+  one(event.actor);
+  for (const auto& t : event.targets)
+    one(t);
+}
+
+// Third-party events name their user by login or email: resolve before correlating, so risk lands on
+// the Okta id. An answer not in memory parks the event; the lookup's callback brings it back, and
+// other events keep flowing meanwhile.
+void Pipeline::Impl::admit(Item&& item) {
+  learn(item.event);
+  correlator::EntityRef& actor = item.event.actor;
+  bool needs = identity && actor.identity_kind != correlator::IdentityKind::okta_id &&
+               !(actor.alternate_id.empty() && actor.id.empty());
+  if (!needs) return push(std::move(item));
+  std::string name = actor.alternate_id.empty() ? actor.id : actor.alternate_id;
+  if (auto known = identity->try_cached(name)) {
+    actor.id = *known;
+    actor.identity_kind = correlator::IdentityKind::okta_id;
+    resolved.fetch_add(1, std::memory_order_relaxed);
+    return push(std::move(item));
+  }
+  {
+    std::lock_guard lock(mu);
+    ++parked;
+  }
+  auto shared = std::make_shared<Item>(std::move(item));
+  identity->resolve(name, [this, shared](okta::LookupResult<std::string> answer) {
+    if (answer) {
+      shared->event.actor.id = *answer;
+      shared->event.actor.identity_kind = correlator::IdentityKind::okta_id;
+      shared->source = "resolved";
+    } else {
+      shared->source = "unresolved";
+    }
+    requeue_resolved(std::move(*shared));
+  });
+}
+
+void Pipeline::Impl::push(Item&& item) {
+  auto [it, inserted] = max_seen.try_emplace(item.partition, item.event.published);
+  if (!inserted && item.event.published > it->second) it->second = item.event.published;
+  unacked.emplace(item.event.published, Pending{item.token, item.acknowledger});
+  engine->push(std::move(item.event), item.partition);
+  events.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool Pipeline::Impl::submit_decisions(std::vector<correlator::Decision> list) {
+  if (list.empty()) return true;
+  struct Wait {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t outstanding = 0;
+    bool ok = true;
+  };
+  auto wait = std::make_shared<Wait>();
+  decisions.fetch_add(list.size(), std::memory_order_relaxed);
+  std::vector<Response> grouped;
+  adapt(list, grouped);
+  for (Response& response : grouped) {
+    if (response.steps.empty()) continue;
+    {
+      std::lock_guard lock(wait->mu);
+      ++wait->outstanding;
+    }
+    submitted.fetch_add(1, std::memory_order_relaxed);
+    responses->submit(std::move(response), [wait, this](const SubmitResult& r) {
+      if (!r.ok) log(LogLevel::error, "pipeline", "journaling a decision failed: " + r.error);
+      std::lock_guard lock(wait->mu);
+      wait->ok = wait->ok && r.ok;
+      --wait->outstanding;
+      wait->cv.notify_all();
+    });
+  }
+  std::unique_lock lock(wait->mu);
+  wait->cv.wait(lock, [&] { return wait->outstanding == 0; });
+  return wait->ok;
+}
+
+// Acknowledges every event the correlator has applied: older than the watermark the shards share
+// (Engine::sync hands every shard the same partition progress), or all of them after a flush.
+void Pipeline::Impl::ack_applied(bool everything) {
+  auto end = unacked.end();
+  if (!everything) {
+    if (max_seen.empty()) return;
+    EventTime w = EventTime::max();
+    for (const auto& [p, t] : max_seen)
+      w = std::min(w, t - options.lateness);
+    end = unacked.lower_bound(w);
+  }
+  for (auto it = unacked.begin(); it != end; ++it) {
+    if (it->second.acknowledger) it->second.acknowledger->ack(it->second.token);
+    acked.fetch_add(1, std::memory_order_relaxed);
+  }
+  unacked.erase(unacked.begin(), end);
+}
+
+void Pipeline::Impl::worker_loop(std::stop_token stop) {
+  std::deque<Item> batch;
+  bool flushed_at_eof = false;
+  while (!stop.stop_requested()) {
+    bool drain_now = false;
+    bool eof_now = false;
+    std::shared_ptr<const correlator::RuleSet> reload;
+    {
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, Millis(50), [&] { return !inbox.empty() || !resolved_items.empty() || drain; });
+      batch.swap(inbox);
+      for (Item& i : resolved_items)
+        batch.push_back(std::move(i));
+      resolved_items.clear();
+      cv.notify_all();  // room in the inbox again
+      drain_now = drain;
+      eof_now = options.exit_at_eof && !options.files.empty() && files_running == 0 && parked == 0 && batch.empty() &&
+                inbox.empty() && !flushed_at_eof;
+      reload = std::move(pending_rules);
+    }
+    heartbeat_ms.store(std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now().time_since_epoch()).count());
+    if (reload) {
+      correlator::ReloadReport report = engine->reload(reload);
+      options.rules = reload;
+      log(LogLevel::info, "pipeline", fmt::format("rules reloaded: kept {}, dropped {}", report.kept, report.dropped));
+    }
+    for (Item& item : batch) {
+      if (item.source == "unresolved") {
+        unresolved.fetch_add(1, std::memory_order_relaxed);
+        unresolved_total->inc();
+        push(std::move(item));
+      } else if (item.source == "resolved") {
+        resolved.fetch_add(1, std::memory_order_relaxed);
+        push(std::move(item));
+      } else {
+        admit(std::move(item));
+      }
+    }
+    bool had_events = !batch.empty();
+    batch.clear();
+    if (!had_events && !drain_now && !eof_now) continue;
+
+    bool everything = drain_now || eof_now;
+    if (everything)
+      engine->flush();
+    else
+      engine->sync();
+    for (const correlator::Detection& d : engine->take_detections()) {
+      detections.fetch_add(1, std::memory_order_relaxed);
+      rule_hits->with({d.id}).inc();
+      log(LogLevel::info, "pipeline", fmt::format("detection {} key {} risk {}", d.id, d.key, d.risk));
+    }
+    if (submit_decisions(engine->take_decisions())) {
+      ack_applied(everything);
+    } else {
+      // Not journaled: nothing is acknowledged, so Kafka redelivers these events after a restart.
+      journal_failures.fetch_add(1, std::memory_order_relaxed);
+    }
+    tracked_keys.store(engine->metrics().tracked_keys);
+    if (eof_now) {
+      flushed_at_eof = true;
+      std::lock_guard lock(mu);
+      finished = true;
+      cv.notify_all();
+    }
+  }
+}
+
+Pipeline::Pipeline(PipelineOptions options, PipelineLogFn log, Registry& metrics, ReadinessChecks& readiness,
+                   okta::IdentityResolver* identity, ActionExecutor& executor, DecisionAdapterFn adapt)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(log), metrics, readiness, identity, executor,
+                                   std::move(adapt))) {}
+
+Pipeline::~Pipeline() {
+  stop();
+}
+
+std::optional<std::string> Pipeline::start() {
+  return impl_->start();
+}
+
+void Pipeline::stop(std::chrono::milliseconds grace) {
+  Impl& i = *impl_;
+  if (!i.responses && !i.worker.joinable()) return;
+  // 1. Sources stop reading; Kafka keeps its consumer alive while it waits for the acks below.
+  for (auto& t : i.source_threads)
+    t.request_stop();
+  // 2. The worker flushes what the correlator holds, journals the decisions and acks everything.
+  {
+    std::lock_guard lock(i.mu);
+    i.drain = true;
+    i.cv.notify_all();
+  }
+  // 3. Sources end (the Kafka source stores and commits the acknowledged offsets and closes).
+  for (auto& t : i.source_threads)
+    if (t.joinable()) t.join();
+  i.source_threads.clear();
+  // 4. One more drain pass picks up anything offered while the sources were stopping.
+  if (i.worker.joinable()) {
+    for (int pass = 0; pass < 100; ++pass) {
+      std::unique_lock lock(i.mu);
+      if (i.inbox.empty() && i.resolved_items.empty()) break;
+      lock.unlock();
+      std::this_thread::sleep_for(Millis(10));
+    }
+    std::this_thread::sleep_for(Millis(60));  // one worker cycle after the last offer
+    i.worker.request_stop();
+    i.worker.join();
+  }
+  // 5. In-flight actions finish (or stay "sending" for the next start to verify).
+  if (i.responses) {
+    i.responses->stop(grace);
+    i.responses.reset();
+  }
+  i.sources.clear();
+  i.sinks.clear();
+  i.engine.reset();
+}
+
+bool Pipeline::finished() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->finished;
+}
+
+bool Pipeline::wait_finished(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(impl_->mu);
+  return impl_->cv.wait_for(lock, timeout, [&] { return impl_->finished; });
+}
+
+bool Pipeline::healthy() const {
+  if (!impl_->worker.joinable()) return true;
+  auto now = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return now - impl_->heartbeat_ms.load() < 30000;
+}
+
+void Pipeline::reload_rules(std::shared_ptr<const correlator::RuleSet> rules) {
+  std::lock_guard lock(impl_->mu);
+  impl_->pending_rules = std::move(rules);
+  impl_->cv.notify_all();
+}
+
+PipelineStats Pipeline::stats() const {
+  const Impl& i = *impl_;
+  PipelineStats s;
+  s.events = i.events.load();
+  s.acked = i.acked.load();
+  {
+    std::lock_guard lock(i.mu);
+    s.parked = i.parked;
+  }
+  s.resolved = i.resolved.load();
+  s.unresolved = i.unresolved.load();
+  s.detections = i.detections.load();
+  s.decisions = i.decisions.load();
+  s.submitted = i.submitted.load();
+  s.journal_failures = i.journal_failures.load();
+  return s;
+}
+
+}  // namespace og::daemon

@@ -1,0 +1,144 @@
+#pragma once
+
+// The running daemon's data path (design §1-2): sources -> ingest -> identity -> correlator Engine ->
+// decisions -> ResponseEngine (journaled) -> acknowledgements back to the sources.
+//
+// This header deliberately includes none of daemon/config.h, daemon/response.h, daemon/log.h and
+// daemon/source.h: config.h and response.h both define og::daemon::ResponseConfig, log.h and source.h
+// both define og::daemon::LogLevel and LogSink, so no translation unit can include both of a pair.
+// run_command.cpp (config.h, log.h) maps the configuration into PipelineOptions; pipeline.cpp
+// (response.h, source.h) maps PipelineOptions into the engine's and the sources' configuration.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "correlator/decision.h"
+#include "correlator/parse.h"
+#include "correlator/rule_set.h"
+#include "daemon/action_types.h"
+
+namespace og::okta {
+class IdentityResolver;
+}
+
+namespace og::daemon {
+
+class Registry;
+class ReadinessChecks;
+struct Response;
+
+struct PipelineException {
+  enum class Type : std::uint8_t { user, login, group };
+  Type type = Type::user;
+  std::string value;
+  std::optional<TimePoint> expires;
+  std::string note;
+};
+
+struct PipelineStream {  // a replay file or a Kafka topic
+  std::string name;      // path or topic
+  std::string source;    // source name events carry
+  correlator::SourceFormat format = correlator::SourceFormat::okta_system_log;
+  correlator::AlertMapping mapping;
+};
+
+struct PipelineKafka {
+  std::vector<PipelineStream> topics;
+  std::map<std::string, std::string> properties;  // librdkafka: bootstrap.servers, group.id, secrets read
+  std::string dead_letter_topic;
+};
+
+// 0 debug, 1 info, 2 warn, 3 error (the order of both LogLevel enums).
+using PipelineLogFn = std::function<void(int level, std::string_view component, std::string_view message)>;
+
+struct PipelineOptions {
+  // Inputs. Files are replayed; with `exit_at_eof` the pipeline finishes once every file was read
+  // and every event it produced is applied, journaled and acknowledged (the demo's --once).
+  std::vector<PipelineStream> files;
+  bool exit_at_eof = false;
+  std::optional<PipelineKafka> kafka;
+
+  // Correlator.
+  std::shared_ptr<const correlator::RuleSet> rules;
+  correlator::Duration lateness{120000};
+  std::uint32_t shards = 4;
+
+  // Response engine.
+  std::filesystem::path state_dir;
+  bool dry_run = true;
+  std::size_t breaker_max_actions = 20;
+  std::chrono::seconds breaker_window{600};
+  std::chrono::seconds cooldown{3600};
+  std::filesystem::path kill_switch_file;
+  std::filesystem::path audit_file;
+  std::chrono::hours retention{24 * 90};
+  std::vector<PipelineException> exceptions;
+
+  std::size_t queue_capacity = 8192;  // events between the sources and the correlator
+};
+
+// Maps one pass's correlator Decisions to the response engine's input (daemon/decision_adapter.h
+// groups the decisions of one response firing into one ordered Response).
+using DecisionAdapterFn =
+    std::function<void(std::span<const correlator::Decision> decisions, std::vector<Response>& out)>;
+// daemon/decision_adapter.h's to_responses; `dry_run_responses` are rule response ids in shadow mode.
+DecisionAdapterFn default_decision_adapter(std::set<std::string, std::less<>> dry_run_responses = {});
+
+struct PipelineStats {
+  std::uint64_t events = 0;  // applied by the correlator
+  std::uint64_t acked = 0;
+  std::uint64_t parked = 0;  // waiting for an identity lookup now
+  std::uint64_t resolved = 0;
+  std::uint64_t unresolved = 0;
+  std::uint64_t detections = 0;
+  std::uint64_t decisions = 0;
+  std::uint64_t submitted = 0;
+  std::uint64_t journal_failures = 0;
+};
+
+class Pipeline {
+ public:
+  // `identity` may be null (no Okta client: third-party users stay unresolved). `executor` and
+  // `adapt` must outlive the pipeline.
+  Pipeline(PipelineOptions options, PipelineLogFn log, Registry& metrics, ReadinessChecks& readiness,
+           okta::IdentityResolver* identity, ActionExecutor& executor, DecisionAdapterFn adapt);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Opens the journal, builds the engine and the sources and starts their threads. An error message
+  // on failure (the caller tears down with stop()).
+  std::optional<std::string> start();
+  // Graceful stop: sources stop reading, the correlator drains (flush), the resulting decisions are
+  // journaled, every event is acknowledged (Kafka offsets stored on close), in-flight actions get
+  // `grace` to finish. Idempotent.
+  void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
+
+  // exit_at_eof: every file was read and everything it produced is journaled and acknowledged.
+  bool finished() const;
+  // Waits until finished() or `timeout`; false on timeout.
+  bool wait_finished(std::chrono::milliseconds timeout) const;
+  // The correlator stopped making progress (the control thread stops pinging the watchdog).
+  bool healthy() const;
+  // Rule reload (SIGHUP): swapped on the pipeline thread between batches, state kept where the
+  // definitions are unchanged.
+  void reload_rules(std::shared_ptr<const correlator::RuleSet> rules);
+
+  PipelineStats stats() const;
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace og::daemon

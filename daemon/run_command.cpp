@@ -1,0 +1,295 @@
+#include "daemon/run_command.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/core.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "correlator/rule_set.h"
+#include "daemon/app.h"
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "daemon/metrics.h"
+#include "daemon/ops_server.h"
+#include "daemon/pipeline.h"
+#include "daemon/response_okta.h"
+#include "daemon/sd_notify.h"
+#include "daemon/signals.h"
+#include "okta_client/auth.h"
+#include "okta_client/client.h"
+
+namespace og::daemon {
+namespace {
+
+namespace net = boost::asio;
+
+constexpr std::string_view kRunUsage = "usage: oktaguard run --config FILE [--once]\n";
+
+PipelineOptions pipeline_options(const Config& c, std::shared_ptr<const correlator::RuleSet> rules) {
+  PipelineOptions o;
+  for (const StreamConfig& f : c.files)
+    o.files.push_back(PipelineStream{f.name, f.source, f.format, f.mapping});
+  if (c.has_kafka) {
+    PipelineKafka k;
+    for (const StreamConfig& t : c.kafka.topics)
+      k.topics.push_back(PipelineStream{t.name, t.source, t.format, t.mapping});
+    k.properties = c.kafka.properties;
+    std::string brokers;
+    for (const std::string& b : c.kafka.brokers)
+      brokers += (brokers.empty() ? "" : ",") + b;
+    k.properties["bootstrap.servers"] = brokers;
+    k.properties["group.id"] = c.kafka.group_id;
+    k.dead_letter_topic = c.kafka.dead_letter_topic;
+    o.kafka = std::move(k);
+  }
+  o.rules = std::move(rules);
+  o.lateness = c.rules.allowed_lateness;
+  o.shards = static_cast<std::uint32_t>(std::max(1, c.rules.shards));
+  o.state_dir = c.state_dir;
+  o.dry_run = c.response.dry_run;
+  o.breaker_max_actions = static_cast<std::size_t>(c.response.breaker_max_actions);
+  o.breaker_window = std::chrono::duration_cast<std::chrono::seconds>(c.response.breaker_window);
+  o.cooldown = std::chrono::duration_cast<std::chrono::seconds>(c.response.cooldown);
+  o.kill_switch_file = c.response.kill_switch_file;
+  o.audit_file = c.response.audit_file;
+  o.retention = std::chrono::duration_cast<std::chrono::hours>(c.response.retention);
+  auto add = [&](const std::vector<ExceptionEntry>& list, PipelineException::Type type) {
+    for (const ExceptionEntry& e : list) {
+      PipelineException p{type, e.value, std::nullopt, e.reason};
+      if (e.expires) p.expires = std::chrono::time_point_cast<Clock::duration>(*e.expires);
+      o.exceptions.push_back(std::move(p));
+    }
+  };
+  add(c.response.exception_users, PipelineException::Type::user);
+  add(c.response.exception_logins, PipelineException::Type::login);
+  add(c.response.exception_groups, PipelineException::Type::group);
+  return o;
+}
+
+std::string read_secret(const SecretRef& ref, std::string* error) {
+  std::FILE* f = std::fopen(ref.path.c_str(), "rb");
+  if (!f) {
+    *error = fmt::format("cannot read secret '{}'", ref.name);
+    return {};
+  }
+  std::string s;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+    s.append(buf, n);
+  std::fclose(f);
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+    s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+int run_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
+  std::string config_path;
+  bool once = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      config_path = std::string(args[++i]);
+    } else if (args[i] == "--once") {
+      once = true;
+    } else {
+      err << kRunUsage;
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    err << kRunUsage;
+    return 2;
+  }
+
+  LoadResult loaded = load_config_file(config_path);
+  if (!loaded.diagnostics.empty()) err << correlator::render_text(loaded.diagnostics);
+  if (!loaded.config) return 1;
+  Config config = std::move(*loaded.config);
+  if (once && config.files.empty()) {
+    err << "oktaguard run: --once needs file sources (sources.files)\n";
+    return 2;
+  }
+
+  Logger& log = logger();
+  log.set_level(parse_log_level(config.log_level).value_or(LogLevel::info));
+  Registry metrics;
+  ReadinessChecks readiness;
+  SdNotifier notifier;
+  net::io_context control;  // signals, ops HTTP, watchdog, the --once poll
+  net::io_context okta_io;  // the Okta client's one thread
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> okta_work;
+  std::thread okta_thread;
+  std::shared_ptr<const correlator::RuleSet> rules;
+  std::unique_ptr<okta::Client> client;
+  std::unique_ptr<OktaActionExecutor> executor;
+  std::unique_ptr<Pipeline> pipeline;
+  std::unique_ptr<OpsServer> ops;
+  std::unique_ptr<SignalHandler> signals;
+  std::unique_ptr<WatchdogTimer> watchdog;
+  std::atomic<bool> okta_reachable{false};
+  int exit_code = 0;
+  // Signals are blocked for the threads started below only once the handler exists.
+  signals = std::make_unique<SignalHandler>(
+      control.get_executor(),
+      SignalHandler::Callbacks{[&](int signo, int count) {
+                                 log.info("run", "stopping", {{"signal", signo}, {"count", count}});
+                                 notifier.stopping("stopping");
+                                 control.stop();
+                               },
+                               [&] {
+                                 notifier.reloading("reloading rules");
+                                 correlator::LoadResult r = correlator::load_rules(std::vector<std::filesystem::path>(
+                                     config.rules.paths.begin(), config.rules.paths.end()));
+                                 if (!r.ok()) {
+                                   log.error("run", "rule reload rejected; keeping the running rules",
+                                             {{"diagnostics", correlator::render_text(r.diagnostics)}});
+                                 } else if (pipeline) {
+                                   pipeline->reload_rules(r.rules);
+                                   log.info("run", "rules reloaded");
+                                 }
+                                 notifier.ready("running");
+                               }});
+
+  App app;
+  app.on_progress([&](std::string_view phase, std::string_view step) {
+    log.info("run", fmt::format("{} {}", phase, step));
+    notifier.status(fmt::format("{} {}", phase, step));
+  });
+  app.add_step("load rules", [&] {
+    correlator::LoadResult r = correlator::load_rules(
+        std::vector<std::filesystem::path>(config.rules.paths.begin(), config.rules.paths.end()));
+    if (!r.diagnostics.empty()) err << correlator::render_text(r.diagnostics);
+    if (!r.ok()) return RunResult::fatal("the rules have errors");
+    rules = r.rules;
+    return RunResult::ok();
+  });
+  app.add_step(
+      "start okta client",
+      [&] {
+        std::shared_ptr<okta::Authenticator> auth;
+        if (config.okta.auth == OktaConfig::Auth::ssws) {
+          std::string error;
+          std::string token = read_secret(config.okta.token, &error);
+          if (!error.empty()) return RunResult::fatal(error);
+          log.add_secret(token);
+          auth = std::make_shared<okta::SswsAuthenticator>(token);
+        } else {
+          okta::PrivateKeyJwtConfig jc;
+          jc.org_url = config.okta.org_url;
+          jc.client_id = config.okta.client_id;
+          jc.private_key_file = config.okta.private_key.path;
+          jc.key_id = config.okta.key_id;
+          auto created = okta::PrivateKeyJwtAuthenticator::create(jc);
+          if (!created) return RunResult::fatal(created.error());
+          auth = *created;
+        }
+        okta::ClientConfig cc;
+        cc.transport.org_url = config.okta.org_url;
+        cc.transport.max_connections = static_cast<std::size_t>(config.okta.max_connections);
+        cc.transport.connect_timeout = config.okta.connect_timeout;
+        cc.transport.request_timeout = config.okta.request_timeout;
+        cc.transport.ca_file = config.okta.ca_file;
+        auto created = okta::Client::create(okta_io, cc, auth);
+        if (!created) return RunResult::fatal(created.error());
+        client = std::move(*created);
+        executor = std::make_unique<OktaActionExecutor>(okta_io, *client);
+        okta_work.emplace(okta_io.get_executor());
+        okta_thread = std::thread([&] { okta_io.run(); });
+        // Reachable once the org answered anything (a 404 for an unknown id is an answer).
+        client->get_user("00u0000000000000000",
+                         [&](auto result) { okta_reachable = result.has_value() || result.error().http_status != 0; });
+        readiness.add("okta", [&] {
+          return CheckResult{okta_reachable.load(), okta_reachable ? "" : "no answer from the Okta org yet"};
+        });
+        return RunResult::ok();
+      },
+      [&] {
+        if (client) client->shutdown();
+        okta_work.reset();
+        if (okta_thread.joinable()) okta_thread.join();
+        return RunResult::ok();
+      });
+  app.add_step(
+      "start pipeline",
+      [&] {
+        PipelineLogFn pipeline_log = [&log](int level, std::string_view component, std::string_view message) {
+          log.log(static_cast<LogLevel>(level), component, message);
+        };
+        pipeline = std::make_unique<Pipeline>(pipeline_options(config, rules), pipeline_log, metrics, readiness,
+                                              &client->identity(), *executor, default_decision_adapter());
+        if (auto error = pipeline->start()) return RunResult::fatal(*error);
+        return RunResult::ok();
+      },
+      [&] {
+        if (pipeline) pipeline->stop();
+        return RunResult::ok();
+      });
+  app.add_step(
+      "start ops server",
+      [&] {
+        OpsServerOptions oo;
+        oo.listen = config.ops_listen;
+        oo.liveness = [&] { return CheckResult{pipeline && pipeline->healthy(), ""}; };
+        ops = std::make_unique<OpsServer>(control.get_executor(), metrics, readiness, oo);
+        if (auto error = ops->start()) return RunResult::fatal(*error);
+        watchdog = std::make_unique<WatchdogTimer>(control.get_executor(), notifier,
+                                                   [&] { return pipeline && pipeline->healthy(); });
+        watchdog->start();
+        return RunResult::ok();
+      },
+      [&] {
+        if (watchdog) watchdog->stop();
+        if (ops) ops->stop();
+        return RunResult::ok();
+      });
+
+  RunResult started = app.start();
+  if (!started.success) {
+    err << started.error << "\n";
+    app.stop();
+    return 1;
+  }
+  notifier.ready("running");
+  log.info("run", "running", {{"config", config.file}});
+
+  net::steady_timer poll(control);
+  std::function<void()> check_finished = [&] {
+    poll.expires_after(std::chrono::milliseconds(100));
+    poll.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      if (pipeline->finished()) {
+        log.info("run", "input files replayed; stopping");
+        control.stop();
+        return;
+      }
+      check_finished();
+    });
+  };
+  if (once) check_finished();
+  control.run();
+
+  ShutdownDeadline deadline;
+  deadline.arm(std::chrono::seconds(10), 1, [&] { log.error("run", "graceful stop took longer than 10 s"); });
+  notifier.stopping("stopping");
+  signals->stop();
+  RunResult stopped = app.stop();
+  deadline.disarm();
+  if (!stopped.success) {
+    err << stopped.error << "\n";
+    exit_code = 1;
+  }
+  PipelineStats s = pipeline ? pipeline->stats() : PipelineStats{};
+  out << fmt::format("events {} acked {} detections {} decisions {} responses {} unresolved {}\n", s.events, s.acked,
+                     s.detections, s.decisions, s.submitted, s.unresolved);
+  return exit_code;
+}
+
+}  // namespace og::daemon

@@ -1,0 +1,14 @@
+#pragma once
+
+#include <ostream>
+#include <span>
+#include <string_view>
+
+namespace og::daemon {
+
+// `oktaguard run --config FILE [--once]`: the daemon. --once replays the configured files and exits
+// when everything they produced is journaled (the demo, backfills). Exit 0 on a clean stop, 1 on a
+// configuration or startup error, 2 on usage errors.
+int run_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+
+}  // namespace og::daemon
