@@ -59,7 +59,7 @@ TEST(EmulatorProcess, ServesTheDemoOrgAndRecordsRequests) {
 }
 
 TEST(EmulatorProcess, CustomTokenAndRuntimeConfig) {
-  EmulatorProcess emu({.extra_args = {"--token", "s3cret", "--rate-limit", "users=2"}});
+  EmulatorProcess emu({.extra_args = {"--token", "s3cret", "--rate-limit", "users-get=2"}});
   EXPECT_EQ(emu.token(), "s3cret");
   ASSERT_EQ(
       emu.post("/__emulator/seed", R"({"users":[{"id":"00u00000000000000001","profile":{"login":"a@b.example"}}]})")
@@ -69,10 +69,10 @@ TEST(EmulatorProcess, CustomTokenAndRuntimeConfig) {
             401u);
   EXPECT_EQ(emu.request("GET", "/api/v1/users/00u00000000000000001", {}, ssws(emu)).status, 200u);
   auto r = emu.request("GET", "/api/v1/users/00u00000000000000001", {}, ssws(emu));
-  EXPECT_EQ(r.status, 429u);  // the 3rd request in the users bucket (the 401 counted too)
+  EXPECT_EQ(r.status, 429u);  // the 3rd single-user GET (the 401 counted too)
   EXPECT_EQ(r.header("x-rate-limit-limit"), "2");
   EXPECT_EQ(parse(r.body).get_string("errorCode"), "E0000047");
-  ASSERT_EQ(emu.post("/__emulator/config", R"({"rate-limit":{"users":100},"clock-skew-s":-3600})").first, 200u);
+  ASSERT_EQ(emu.post("/__emulator/config", R"({"rate-limit":{"users-get":100},"clock-skew-s":-3600})").first, 200u);
   r = emu.request("GET", "/api/v1/users/00u00000000000000001", {}, ssws(emu));
   ASSERT_EQ(r.status, 200u);
   auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
