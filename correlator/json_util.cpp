@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cstring>
 
@@ -18,25 +19,54 @@ std::string_view trim_right(std::string_view text) {
   return text;
 }
 
-// '{' plus '[' bytes: an upper bound of the nesting depth. Built for AVX2 as well, picked at load
-// time, because the package builds without -march and the scalar loop would cost as much as
-// simdjson's whole stage 1.
+// '{' plus '[' bytes: an upper bound of the nesting depth. Byte lanes with GCC vector extensions
+// (AVX2 clone picked at load time, two SSE2 halves otherwise), because the package builds without
+// -march and the plain byte loop GCC made of the scalar version cost 2 instructions a byte, half
+// of simdjson's whole stage 1.
+using Lanes = unsigned char __attribute__((vector_size(32)));
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
 std::size_t
 count_openers(std::string_view text) {
-  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-  std::size_t total = 0;
-  for (std::size_t i = 0; i < text.size();) {
-    // Byte lanes (32 per AVX2 register) in blocks short enough that a lane cannot wrap.
-    std::size_t end = std::min(text.size(), i + 127);
-    std::uint8_t block = 0;
-    for (; i < end; ++i)
-      block = static_cast<std::uint8_t>(block + (bytes[i] == '{') + (bytes[i] == '['));
-    total += block;
+  const char* bytes = text.data();
+  const std::size_t size = text.size();
+  std::size_t total = 0, i = 0;
+  while (i + sizeof(Lanes) <= size) {
+    // A lane counts at most 2 per block step, so 127 steps cannot wrap it.
+    Lanes block{};
+    for (int step = 0; step < 127 && i + sizeof(Lanes) <= size; ++step, i += sizeof(Lanes)) {
+      Lanes chunk;
+      std::memcpy(&chunk, bytes + i, sizeof chunk);
+      // A true comparison is all ones (-1): subtracting it adds 1.
+      block -= reinterpret_cast<Lanes>(chunk == '{');
+      block -= reinterpret_cast<Lanes>(chunk == '[');
+    }
+    for (std::size_t lane = 0; lane < sizeof(Lanes); ++lane)
+      total += block[lane];
   }
+  for (; i < size; ++i)
+    total += (bytes[i] == '{') + (bytes[i] == '[');
   return total;
+}
+
+// The first '"', '\\' or NUL at or after `p`, eight bytes at a time. Callers only scan strings
+// that stage 1 has proven closed inside the padded buffer, so the word reads stay within the
+// buffer's SIMDJSON_PADDING zero bytes.
+const char* find_quote_or_escape(const char* p) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+  for (;; p += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, sizeof word);
+    const std::uint64_t quote = word ^ (kOnes * '"'), escape = word ^ (kOnes * '\\');
+    // Exact for the lowest matching byte (borrows only carry upwards), which is all we need.
+    const std::uint64_t hits = ((quote - kOnes) & ~quote) | ((escape - kOnes) & ~escape) | ((word - kOnes) & ~word);
+    if (const std::uint64_t lowest = hits & kHighs) {
+      static_assert(std::endian::native == std::endian::little);
+      return p + (std::countr_zero(lowest) >> 3);
+    }
+  }
 }
 
 }  // namespace
@@ -200,10 +230,8 @@ std::optional<ParseFailure> check_trailing(od::document& doc) {
 
 error_code key_of(od::field& field, std::string_view& key) {
   const char* start = field.key().raw();
-  const char* end = start;
   // Stage 1 has proven every string closed, and the zeroed padding stops the scan regardless.
-  while (*end != '"' && *end != '\\' && *end != '\0')
-    ++end;
+  const char* end = find_quote_or_escape(start);
   if (*end == '"') {
     key = std::string_view(start, static_cast<std::size_t>(end - start));
     return simdjson::SUCCESS;
@@ -217,10 +245,13 @@ error_code read_view(od::value value, std::string_view& out) {
   // scalar left unconsumed is skipped by the enclosing iteration.
   std::string_view token = value.raw_json_token();
   if (token.size() >= 2 && token.front() == '"') {
-    // The token runs to the next structural, so it holds the closing quote.
+    // The token runs to the next structural, so its last non-blank byte is the closing quote. No
+    // backslash before it means no escape (and no earlier, escaped quote): one memchr, which is
+    // fast for the long values (user agents, messages, URIs).
     const char* start = token.data() + 1;
-    const auto* quote = static_cast<const char*>(std::memchr(start, '"', token.size() - 1));
-    if (quote != nullptr && std::memchr(start, '\\', static_cast<std::size_t>(quote - start)) == nullptr) {
+    const char* quote = token.data() + trim_right(token).size() - 1;
+    if (quote >= start && *quote == '"' &&
+        std::memchr(start, '\\', static_cast<std::size_t>(quote - start)) == nullptr) {
       out = std::string_view(start, static_cast<std::size_t>(quote - start));
       if (out == "null") out = {};
       return simdjson::SUCCESS;
