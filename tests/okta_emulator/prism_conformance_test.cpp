@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -99,14 +100,17 @@ class Prism {
 };
 
 // The lines of Prism's log that report a contract violation.
+// Prism logs through signale: "[time] › [COMPONENT] [method path] <badge> <label> <message>". Judge a
+// line by its badge and label only: the startup route list prints faker-generated sample URLs whose
+// random words ("error", ...) must not count as findings.
 std::vector<std::string> violations(const std::string& log) {
+  // ✖ or ⚠, then the label, with any colour codes between.
+  static const std::regex finding("(\xE2\x9C\x96|\xE2\x9A\xA0)(\\s|\x1b\\[[0-9;]*m)+(error|fatal|warning)\\b");
   std::vector<std::string> out;
   std::istringstream in(log);
   std::string line;
   while (std::getline(in, line))
-    if (line.find("Violation") != std::string::npos || line.find("error") != std::string::npos ||
-        line.find("✖") != std::string::npos)
-      out.push_back(line);
+    if (std::regex_search(line, finding) || line.find("Violation:") != std::string::npos) out.push_back(line);
   return out;
 }
 
@@ -117,6 +121,23 @@ std::string next_link(const EmulatorProcess::Reply& r) {
   auto s = link.rfind('<', pos), e = link.rfind('>', pos);
   auto url = link.substr(s + 1, e - s - 1);
   return url.substr(url.find("/api/"));
+}
+
+TEST(OktaEmulatorConformance, LogClassifierReadsTheLevelNotTheWords) {
+  const std::string log =
+      "[2:53:41 AM] \xE2\x80\xBA [CLI] \xE2\x84\xB9  info      GET        "
+      "http://127.0.0.1:49297/api/v1/users?search=sed&sortOrder=error&fields=violation\n"
+      "[2:53:41 AM] \xE2\x80\xBA [CLI] \xE2\x84\xB9  info      DELETE     "
+      "http://127.0.0.1:49297/api/v1/groups/error/users/doloribus\n"
+      "[2:53:42 AM] \xE2\x80\xBA     [VALIDATOR] \xE2\x9C\x96  error     Violation: response.body must have "
+      "required property 'id'\n"
+      "[2:53:42 AM] \xE2\x80\xBA     [HTTP SERVER] get /api/v1/users \xE2\x9A\xA0  warning   Request "
+      "terminated\n"
+      "[2:53:42 AM] \xE2\x80\xBA     [HTTP SERVER] get /api/v1/users \xE2\x84\xB9  info      Request received\n";
+  auto bad = violations(log);
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_NE(bad[0].find("[VALIDATOR]"), std::string::npos);
+  EXPECT_NE(bad[1].find("Request terminated"), std::string::npos);
 }
 
 TEST(OktaEmulatorConformance, EveryClientOperationThroughPrismValidates) {
