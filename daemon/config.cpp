@@ -523,7 +523,7 @@ void read_exceptions(Reader& r, const YAML::Node& n, const std::string& path, st
   }
 }
 
-void read_response(Reader& r, const YAML::Node& n, ResponseConfig& c) {
+void read_response(Reader& r, const YAML::Node& n, ResponseSettings& c) {
   if (!r.map(n, "response",
              {"dry_run", "breaker", "cooldown", "kill_switch_file", "exceptions", "audit_file", "retention"}))
     return;

@@ -76,7 +76,7 @@ struct ExceptionEntry {
   bool operator==(const ExceptionEntry&) const = default;
 };
 
-struct ResponseConfig {
+struct ResponseSettings {
   bool dry_run = true;  // a fresh install observes before it acts
   int breaker_max_actions = 20;
   Duration breaker_window{600000};
@@ -87,7 +87,7 @@ struct ResponseConfig {
   std::vector<ExceptionEntry> exception_groups;
   std::string audit_file;
   Duration retention{90LL * 24 * 3600 * 1000};
-  bool operator==(const ResponseConfig&) const = default;
+  bool operator==(const ResponseSettings&) const = default;
 };
 
 struct Config {
@@ -97,7 +97,7 @@ struct Config {
   std::vector<StreamConfig> files;
   OktaConfig okta;
   RulesConfig rules;
-  ResponseConfig response;
+  ResponseSettings response;
   std::string state_dir = "/var/lib/oktaguard";
   std::string ops_listen = "127.0.0.1:9464";
   std::string log_level = "info";

@@ -126,7 +126,7 @@ void append_json_escaped(std::string& out, std::string_view s) {
   }
 }
 
-Logger::Logger(LoggerOptions options, LogSink sink, LogClock clock,
+Logger::Logger(LoggerOptions options, LogLineSink sink, LogClock clock,
                std::function<std::chrono::steady_clock::time_point()> steady)
     : options_(options),
       level_(options.level),

@@ -13,16 +13,13 @@
 #include <variant>
 #include <vector>
 
+#include "daemon/log_level.h"
+
 namespace og::daemon {
 
 // JSON lines on stdout, one object per notable thing; journald stores them as they are. Field names
 // are stable (dashboards and alerts query them): ts, level, msg, component, then the typed fields
 // of the call in the order given, then `suppressed` when the rate limiter dropped lines before.
-
-enum class LogLevel : std::uint8_t { debug, info, warn, error };
-
-std::string_view to_string(LogLevel level);
-std::optional<LogLevel> parse_log_level(std::string_view text);  // debug, info, warn|warning, error
 
 // One typed field. Constructors are explicit about their types so `const char*` never turns into a
 // bool and integers keep their sign.
@@ -52,7 +49,7 @@ class LogField {
   Value value_;
 };
 
-using LogSink = std::function<void(std::string_view line)>;  // receives the line with its '\n'
+using LogLineSink = std::function<void(std::string_view line)>;  // receives the line with its '\n'
 using LogClock = std::function<std::chrono::system_clock::time_point()>;
 
 struct LoggerOptions {
@@ -65,7 +62,7 @@ struct LoggerOptions {
 class Logger {
  public:
   // Defaults: stdout, flushed per line (journald reads a pipe), system clock.
-  explicit Logger(LoggerOptions options = {}, LogSink sink = {}, LogClock clock = {},
+  explicit Logger(LoggerOptions options = {}, LogLineSink sink = {}, LogClock clock = {},
                   std::function<std::chrono::steady_clock::time_point()> steady = {});
 
   void set_level(LogLevel level);
@@ -107,7 +104,7 @@ class Logger {
 
   LoggerOptions options_;
   std::atomic<LogLevel> level_;
-  LogSink sink_;
+  LogLineSink sink_;
   LogClock clock_;
   std::function<std::chrono::steady_clock::time_point()> steady_;
   mutable std::mutex mu_;  // secrets, limiter state and the sink

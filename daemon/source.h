@@ -12,6 +12,7 @@
 
 #include "correlator/event.h"
 #include "correlator/parse.h"
+#include "daemon/log_level.h"
 
 namespace og::daemon {
 
@@ -50,7 +51,6 @@ class Acknowledger {
   virtual void ack(const AckToken& token) = 0;
 };
 
-enum class LogLevel : std::uint8_t { debug, info, warn, error };
 // Minimal so the daemon can route it anywhere (JSON lines, journald). Called from source threads.
 using LogSink = std::function<void(LogLevel, std::string_view message)>;
 
