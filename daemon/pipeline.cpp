@@ -125,7 +125,7 @@ struct Pipeline::Impl {
   void register_metrics();
 
   void log(LogLevel level, std::string_view component, std::string_view message) const {
-    if (log_fn) log_fn(static_cast<int>(level), component, message);
+    if (log_fn) log_fn(level, component, message);
   }
 
   PipelineOptions options;
@@ -505,6 +505,9 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
     tracked_keys.store(engine->metrics().tracked_keys);
     if (eof_now) {
       flushed_at_eof = true;
+      // Done means acted upon: the actions this input decided are sent and answered.
+      if (!responses->wait_settled(options.settle_timeout))
+        log(LogLevel::warn, "pipeline", "actions still pending at the end of the input; they stay in the journal");
       std::lock_guard lock(mu);
       finished = true;
       cv.notify_all();

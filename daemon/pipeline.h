@@ -3,11 +3,8 @@
 // The running daemon's data path (design §1-2): sources -> ingest -> identity -> correlator Engine ->
 // decisions -> ResponseEngine (journaled) -> acknowledgements back to the sources.
 //
-// This header deliberately includes none of daemon/config.h, daemon/response.h, daemon/log.h and
-// daemon/source.h: config.h and response.h both define og::daemon::ResponseConfig, log.h and source.h
-// both define og::daemon::LogLevel and LogSink, so no translation unit can include both of a pair.
-// run_command.cpp (config.h, log.h) maps the configuration into PipelineOptions; pipeline.cpp
-// (response.h, source.h) maps PipelineOptions into the engine's and the sources' configuration.
+// PipelineOptions is the configuration the data path needs, independent of the YAML: run_command.cpp
+// maps the configuration file into it, tests build it directly.
 
 #include <atomic>
 #include <chrono>
@@ -26,6 +23,7 @@
 #include "correlator/parse.h"
 #include "correlator/rule_set.h"
 #include "daemon/action_types.h"
+#include "daemon/log_level.h"
 
 namespace og::okta {
 class IdentityResolver;
@@ -58,8 +56,7 @@ struct PipelineKafka {
   std::string dead_letter_topic;
 };
 
-// 0 debug, 1 info, 2 warn, 3 error (the order of both LogLevel enums).
-using PipelineLogFn = std::function<void(int level, std::string_view component, std::string_view message)>;
+using PipelineLogFn = std::function<void(LogLevel level, std::string_view component, std::string_view message)>;
 
 struct PipelineOptions {
   // Inputs. Files are replayed; with `exit_at_eof` the pipeline finishes once every file was read
@@ -84,7 +81,8 @@ struct PipelineOptions {
   std::chrono::hours retention{24 * 90};
   std::vector<PipelineException> exceptions;
 
-  std::size_t queue_capacity = 8192;  // events between the sources and the correlator
+  std::size_t queue_capacity = 8192;                // events between the sources and the correlator
+  std::chrono::milliseconds settle_timeout{30000};  // exit_at_eof: how long to wait for the actions
 };
 
 // Maps one pass's correlator Decisions to the response engine's input (daemon/decision_adapter.h

@@ -261,12 +261,32 @@ bool ResponseEngine::run_once() {
   progress |= process_reverts(now);
   progress |= dispatch(now);
   if (now - last_prune_ms_ >= 60'000) prune(now);
+  bool input_waiting;
+  {
+    std::lock_guard lock(inbox_->mu);
+    input_waiting = !inbox_->submissions.empty() || !inbox_->results.empty();
+  }
   {
     std::lock_guard lock(stats_mu_);
     stats_.in_flight = in_flight_.size();
     stats_.breaker_tripped = breaker_.tripped();
+    stats_.idle = !progress && !input_waiting && in_flight_.empty();
+    ++stats_.passes;
   }
   return progress;
+}
+
+bool ResponseEngine::wait_settled(std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  // The pass running now may have begun before the caller's last submission was taken in: only a
+  // pass that starts after this one counts.
+  const std::uint64_t first = stats().passes + 2;
+  while (std::chrono::steady_clock::now() < deadline) {
+    EngineStats s = stats();
+    if (s.passes >= first && s.idle) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
 }
 
 bool ResponseEngine::run_until_idle(std::chrono::milliseconds timeout) {

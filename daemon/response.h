@@ -79,6 +79,8 @@ struct EngineStats {
   bool kill_switch = false;
   bool breaker_tripped = false;
   std::size_t in_flight = 0;
+  std::uint64_t passes = 0;
+  bool idle = false;  // the last pass changed nothing, had no input and nothing in flight
 };
 
 struct SubmitResult {
@@ -116,6 +118,10 @@ class ResponseEngine {
   bool run_once();
   // run_once() until nothing happens and nothing is in flight; false on timeout.
   bool run_until_idle(std::chrono::milliseconds timeout);
+  // With the engine thread running: waits until a pass that began after this call found nothing to
+  // do (every due action sent and answered; retries scheduled later stay in the journal). For runs
+  // that end when their input does. False on timeout.
+  bool wait_settled(std::chrono::milliseconds timeout) const;
 
  private:
   struct Inbox;

@@ -10,6 +10,7 @@
 #include "daemon/actions_cli.h"
 #include "daemon/config_cli.h"
 #include "daemon/rules_cli.h"
+#include "daemon/run_command.h"
 
 namespace og::daemon {
 namespace {
@@ -17,6 +18,8 @@ namespace {
 constexpr std::string_view kUsage = R"(usage: oktaguard COMMAND [OPTIONS]
 
 commands:
+  run --config FILE [--once]
+                     the daemon; --once replays the configured files and exits
   actions ...        the action journal: list, show ID, revert ID, release, killswitch on|off|status
   config check FILE  validate a configuration file and print every problem
   rules check PATH.. compile rule files and print every problem
@@ -46,6 +49,7 @@ int run(int argc, char** argv) {
   }
   // Subcommands get the words after their own name.
   std::vector<std::string_view> rest(args.begin() + 2, args.end());
+  if (command == "run") return run_command(rest, std::cout, std::cerr);
   if (command == "config") return config_command(rest, std::cout, std::cerr);
   if (command == "actions") return actions_command(rest, std::cout, std::cerr);
   if (command == "rules") return rules_command(rest, std::cout, std::cerr);

@@ -31,8 +31,9 @@ namespace net = boost::asio;
 
 constexpr std::string_view kRunUsage = "usage: oktaguard run --config FILE [--once]\n";
 
-PipelineOptions pipeline_options(const Config& c, std::shared_ptr<const correlator::RuleSet> rules) {
+PipelineOptions pipeline_options(const Config& c, std::shared_ptr<const correlator::RuleSet> rules, bool once) {
   PipelineOptions o;
+  o.exit_at_eof = once;
   for (const StreamConfig& f : c.files)
     o.files.push_back(PipelineStream{f.name, f.source, f.format, f.mapping});
   if (c.has_kafka) {
@@ -220,10 +221,10 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
   app.add_step(
       "start pipeline",
       [&] {
-        PipelineLogFn pipeline_log = [&log](int level, std::string_view component, std::string_view message) {
-          log.log(static_cast<LogLevel>(level), component, message);
+        PipelineLogFn pipeline_log = [&log](LogLevel level, std::string_view component, std::string_view message) {
+          log.log(level, component, message);
         };
-        pipeline = std::make_unique<Pipeline>(pipeline_options(config, rules), pipeline_log, metrics, readiness,
+        pipeline = std::make_unique<Pipeline>(pipeline_options(config, rules, once), pipeline_log, metrics, readiness,
                                               &client->identity(), *executor, default_decision_adapter());
         if (auto error = pipeline->start()) return RunResult::fatal(*error);
         return RunResult::ok();

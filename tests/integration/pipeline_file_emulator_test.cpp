@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -58,8 +60,11 @@ std::multiset<std::string> writes(EmulatorProcess& emulator) {
 }
 
 TEST(PipelineFileEmulator, AttackGetsStepUpAndBenignUserNothing) {
-  EmulatorProcess emulator(EmulatorOptions{.seed = kRepo / "examples/demo/seed.json"});
   TempDir dir;
+  // The configuration accepts only https org URLs: the emulator serves TLS with a test CA.
+  TestPki pki = make_test_pki(dir.path);
+  EmulatorProcess emulator(
+      EmulatorOptions{.seed = kRepo / "examples/demo/seed.json", .tls_cert = pki.cert, .tls_key = pki.key});
   write(dir.path / "okta-token", emulator.token());
   fs::permissions(dir.path / "okta-token", fs::perms::owner_read | fs::perms::owner_write);
   // A benign user signs in once, successfully.
@@ -73,7 +78,7 @@ TEST(PipelineFileEmulator, AttackGetsStepUpAndBenignUserNothing) {
   config += "    - { path: " + (kRepo / "examples/demo/events/brute_force_logins.ndjson").string() +
             ", source: okta, format: okta_system_log }\n";
   config += "    - { path: " + (dir.path / "benign.ndjson").string() + ", source: okta, format: okta_system_log }\n";
-  config += "okta:\n  org_url: " + emulator.base_url() +
+  config += "okta:\n  org_url: " + emulator.base_url() + "\n  ca_file: " + pki.ca.string() +
             "\n  auth:\n    ssws:\n      token_file: " + (dir.path / "okta-token").string() + "\n";
   config += "rules:\n  paths: [" + (kRepo / "rules").string() + "]\n  shards: 2\n";
   config += "response:\n  dry_run: false\n";
