@@ -94,31 +94,30 @@ struct ShardAccess {
 
   const RuleSet& rules() const { return *s.rules_; }
 
-  // The detection's key for this event into key_buf, and its hash into `hash`; false when absent.
+  // The detection's key for this event (then `cur_key()`), and its hash into `hash`; false when absent.
+  // Read once per key slot per event; later detections of the slot point at the cached text, no copy.
   bool cached_key(const DetectionRule& r, const Event& e, std::uint64_t& hash) {
     if (m.key_cache.size() <= r.key_slot) m.key_cache.resize(r.key_slot + 1u);
     Shard::Impl::KeyCache& c = m.key_cache[r.key_slot];
     if (c.event_seq != m.event_seq) {
       c.event_seq = m.event_seq;
-      c.present = key_of(r, e);
-      if (c.present) {
-        c.text = m.key_buf;
-        c.hash = key_hash(c.text);
-      }
-    } else if (c.present) {
-      m.key_buf = c.text;
+      c.present = key_of(r, e, c.text);
+      if (c.present) c.hash = key_hash(c.text);
     }
+    m.key = &c.text;
     hash = c.hash;
     return c.present;
   }
+  // The key read by the last cached_key (valid for the rest of the event).
+  const std::string& cur_key() const { return *m.key; }
 
-  bool key_of(const DetectionRule& r, const Event& e) {
-    m.key_buf.clear();
+  bool key_of(const DetectionRule& r, const Event& e, std::string& out) {
+    out.clear();
     for (std::size_t i = 0; i < r.key.size(); ++i) {
       FieldView v = read_field(e, r.key[i], 0, m.scratch);
       if (v.kind == FieldView::Kind::missing || v.kind == FieldView::Kind::null || v.text.empty()) return false;
-      if (i) m.key_buf.push_back('\x1f');
-      m.key_buf.append(v.text);
+      if (i) out.push_back('\x1f');
+      out.append(v.text);
     }
     return true;
   }
@@ -337,7 +336,7 @@ struct ShardAccess {
     if (!r.where.matches(e)) return;
     std::uint64_t kh = 0;
     if (!admit(d, e, kh)) return;
-    std::string key = m.key_buf;
+    std::string key = cur_key();
     std::vector<WindowEntry> ev{entry(e)};
     fire(d, key, kh, e.published, e.published, &e, ev, nullptr);
   }
@@ -354,7 +353,7 @@ struct ShardAccess {
     if (st.entries.size() >= r.count) {
       std::vector<WindowEntry> ev = std::move(st.entries);
       st.entries.clear();
-      std::string key = m.key_buf;
+      std::string key = cur_key();
       fire(d, key, kh, e.published, ev.front().time, &e, ev, nullptr);
     }
   }
@@ -380,7 +379,7 @@ struct ShardAccess {
     if (st.entries.size() >= r.count) {
       std::vector<WindowEntry> ev = std::move(st.entries);
       st.entries.clear();
-      std::string key = m.key_buf;
+      std::string key = cur_key();
       fire(d, key, kh, e.published, ev.front().time, &e, ev, nullptr);
     }
   }
@@ -441,7 +440,7 @@ struct ShardAccess {
       st->first.clear();
       st->step = 0;
       st->count = 0;
-      std::string key = m.key_buf;
+      std::string key = cur_key();
       fire(d, key, kh, t, start, &e, ev, nullptr);
     }
   }
@@ -466,7 +465,7 @@ struct ShardAccess {
       if (!st.has_pending) {
         st.has_pending = true;
         st.pending = kept_entry(d, e);
-        store.absence_keys[kh] = m.key_buf;
+        store.absence_keys[kh] = cur_key();
         m.timers.push(AbsenceTimer{e.published + r.within, d, kh});
       }
     }
@@ -474,6 +473,7 @@ struct ShardAccess {
 
   void fire_timer(const AbsenceTimer& timer) {
     if (timer.detection >= m.stores.size()) return;
+    m.cap_check_in = 0;  // a firing may add keys to listeners outside any event's count
     const DetectionRule& r = rules().detections[timer.detection];
     if (r.kind != ConstructKind::absence) return;
     DetectionStore& store = m.stores[timer.detection];
@@ -503,7 +503,7 @@ struct ShardAccess {
         std::vector<WindowEntry> ev{WindowEntry{st.time, 0, st.uuid.str(), e.actor.id}, entry(e)};
         EventTime start = st.time;
         st = GeoState{t, static_cast<float>(*e.geo.lat), static_cast<float>(*e.geo.lon), CompactId::from(e.uuid)};
-        std::string key = m.key_buf;
+        std::string key = cur_key();
         fire(d, key, kh, t, start, &e, ev, nullptr);
         return;
       }
@@ -544,7 +544,7 @@ struct ShardAccess {
     st.values.push_back(FirstSeenState::Value{h, now});
     if (learned_silently) return;
     std::vector<WindowEntry> ev{entry(e)};
-    std::string key = m.key_buf;
+    std::string key = cur_key();
     fire(d, key, kh, e.published, e.published, &e, ev, nullptr);
   }
 
@@ -578,7 +578,7 @@ struct ShardAccess {
       if (!r.signals[i].detection && r.signals[i].where.matches(e)) add_signal(d, st, i, kept_entry(d, e));
     }
     trim_before(st.entries, e.published - r.within);
-    check_evidence(d, kh, m.key_buf, e.published, &e);
+    check_evidence(d, kh, cur_key(), e.published, &e);
   }
 
   void signal_detection(std::uint32_t listener, std::uint32_t source, const std::string& key, std::uint64_t kh,
@@ -675,6 +675,22 @@ struct ShardAccess {
     return n;
   }
 
+  // Evicts once the keys exceed the cap, exactly when a count after every event would.
+  void check_cap() {
+    if (m.cap_check_in > 0) {
+      --m.cap_check_in;
+      return;
+    }
+    std::size_t n = tracked();
+    if (n > m.max_keys) {
+      evict_if_needed();
+      n = tracked();
+    }
+    const RuleSet& rs = rules();
+    std::uint64_t per_event = std::uint64_t{rs.detections.size()} * (rs.key_slots + 1u);
+    m.cap_check_in = n < m.max_keys && per_event > 0 ? (m.max_keys - n) / per_event : 0;
+  }
+
   // Past the cap, drop the idlest keys (by last event time) down to 90% of it.
   void evict_if_needed() {
     std::size_t n = tracked();
@@ -740,6 +756,10 @@ struct ShardAccess {
       const DetectionRule& r = rs.detections[d];
       if (!r.sources.empty() && std::find(r.sources.begin(), r.sources.end(), e.source) == r.sources.end()) continue;
       ++m.metrics.candidate_evaluations;
+      // Every construct ignores an event without its key, so read the key (once per key slot per event)
+      // before evaluating the predicates, which cost far more.
+      std::uint64_t kh = 0;
+      if (!cached_key(r, e, kh)) continue;
       switch (r.kind) {
         case ConstructKind::single:
           single(d, e);
@@ -772,7 +792,7 @@ struct ShardAccess {
 
   void maybe_sweep() {
     ++m.events_since_sweep;
-    if (tracked() > m.max_keys) evict_if_needed();
+    check_cap();
     if (s.now_ - m.last_sweep < std::chrono::minutes(1)) return;
     // Amortise: a sweep walks every key, so let at least a quarter as many events pass between sweeps.
     // An hour of event time without one forces it, so a quiet shard still frees its state.
@@ -952,6 +972,7 @@ ReloadReport Shard::reload(std::shared_ptr<const RuleSet> rules) {
     return !oldr || !newr || rules_->responses[*oldr].fingerprint != rules->responses[*newr].fingerprint;
   });
   impl_->stores = std::move(stores);
+  impl_->cap_check_in = 0;
   impl_->detection_symbols.clear();
   for (const DetectionRule& d : rules->detections)
     impl_->detection_symbols.push_back(Symbol::intern(d.id));

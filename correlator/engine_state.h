@@ -40,8 +40,11 @@ struct Shard::Impl {
   std::size_t max_keys = 1'000'000;
   EventTime last_sweep{};
   std::uint64_t events_since_sweep = 0;
+  // Events left before the key cap must be checked again. Counting the keys walks every store, so it
+  // is done only when the count could have reached the cap: an event adds at most
+  // detections * (key slots + 1) keys. Reset to 0 whenever the stores are replaced or merged.
+  std::uint64_t cap_check_in = 0;
   ShardMetrics metrics;
-  std::string key_buf;
   // Per event: each key slot's value and hash, read once and shared by the detections using it.
   struct KeyCache {
     std::uint64_t event_seq = ~0ULL;
@@ -50,6 +53,7 @@ struct Shard::Impl {
     std::string text;
   };
   std::vector<KeyCache> key_cache;
+  const std::string* key = nullptr;  // the text in key_cache of the detection being evaluated
   std::uint64_t event_seq = 0;
   std::string scratch;
 };

@@ -305,6 +305,7 @@ bool Shard::restore(std::string_view blob, Diagnostics& diagnostics) {
     dst.first_seen.insert(src.first_seen.begin(), src.first_seen.end());
     dst.fired.insert(src.fired.begin(), src.fired.end());
   }
+  impl_->cap_check_in = 0;  // merged keys: count again at the next event
   while (!fresh.timers.empty()) {
     impl_->timers.push(fresh.timers.top());
     fresh.timers.pop();
