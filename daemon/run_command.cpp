@@ -241,6 +241,9 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
         oo.liveness = [&] { return CheckResult{pipeline && pipeline->healthy(), ""}; };
         ops = std::make_unique<OpsServer>(control.get_executor(), metrics, readiness, oo);
         if (auto error = ops->start()) return RunResult::fatal(*error);
+        auto bound = ops->local_endpoint();
+        log.info("run", "ops listening",
+                 {{"address", fmt::format("{}:{}", bound.address().to_string(), bound.port())}});
         watchdog = std::make_unique<WatchdogTimer>(control.get_executor(), notifier,
                                                    [&] { return pipeline && pipeline->healthy(); });
         watchdog->start();
