@@ -3,4 +3,5 @@
 target_sources(og_daemon PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/pipeline.cpp
   ${CMAKE_CURRENT_LIST_DIR}/run_command.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/state_snapshot.cpp
 )

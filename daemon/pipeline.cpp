@@ -17,6 +17,7 @@
 #include "daemon/metrics.h"
 #include "daemon/ops_server.h"
 #include "daemon/response.h"
+#include "daemon/state_snapshot.h"
 #include "okta_client/identity.h"
 
 namespace og::daemon {
@@ -122,6 +123,11 @@ struct Pipeline::Impl {
   void learn(const Event& event);
   bool submit_decisions(std::vector<correlator::Decision> decisions);
   void ack_applied(bool everything);
+  void acknowledge(std::vector<Pending>& list);
+  bool snapshot_due(bool force) const;
+  void write_snapshot();
+  std::optional<std::string> restore_snapshot();
+  std::filesystem::path snapshot_path() const { return options.state_dir / "correlator.snapshot"; }
   void register_metrics();
 
   void log(LogLevel level, std::string_view component, std::string_view message) const {
@@ -159,10 +165,15 @@ struct Pipeline::Impl {
   // Worker thread only.
   std::map<std::int32_t, EventTime> max_seen;
   std::multimap<EventTime, Pending> unacked;  // by event time: applied once the watermark passes
+  std::vector<Pending> unsnapshotted;         // applied, acknowledged at the next snapshot
+  std::chrono::steady_clock::time_point last_snapshot = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_progress = std::chrono::steady_clock::now();
 
   std::atomic<std::uint64_t> events{0}, acked{0}, resolved{0}, unresolved{0}, detections{0}, decisions{0}, submitted{0},
-      journal_failures{0}, tracked_keys{0};
+      journal_failures{0}, tracked_keys{0}, snapshots{0}, snapshot_failures{0}, snapshot_bytes{0};
+  std::atomic<std::int64_t> snapshot_unix_ms{0};
+  std::atomic<std::size_t> waiting_for_ack{0};
+  bool restored = false;
   std::atomic<std::int64_t> heartbeat_ms{0};
 
   Counter* detections_total = nullptr;
@@ -232,6 +243,23 @@ void Pipeline::Impl::register_metrics() {
   metrics.collector("oktaguard_tracked_keys", "Keys with correlator state", MetricType::gauge, {}, [this] {
     return std::vector<Sample>{{{}, static_cast<double>(tracked_keys.load())}};
   });
+  metrics.collector("oktaguard_snapshots_total", "Correlator state snapshots written, by result", MetricType::counter,
+                    {"result"}, [this] {
+                      return std::vector<Sample>{{{"ok"}, static_cast<double>(snapshots.load())},
+                                                 {{"failed"}, static_cast<double>(snapshot_failures.load())}};
+                    });
+  metrics.collector("oktaguard_snapshot_bytes", "Size of the last correlator snapshot", MetricType::gauge, {}, [this] {
+    return std::vector<Sample>{{{}, static_cast<double>(snapshot_bytes.load())}};
+  });
+  metrics.collector("oktaguard_snapshot_timestamp_seconds", "Unix time of the last correlator snapshot",
+                    MetricType::gauge, {}, [this] {
+                      return std::vector<Sample>{{{}, static_cast<double>(snapshot_unix_ms.load()) / 1000.0}};
+                    });
+  metrics.collector("oktaguard_unacknowledged_events",
+                    "Events applied or buffered but not yet acknowledged (waiting for the watermark or a snapshot)",
+                    MetricType::gauge, {}, [this] {
+                      return std::vector<Sample>{{{}, static_cast<double>(waiting_for_ack.load())}};
+                    });
   metrics.collector("oktaguard_parked_events", "Events waiting for an identity lookup", MetricType::gauge, {}, [this] {
     std::lock_guard lock(mu);
     return std::vector<Sample>{{{}, static_cast<double>(parked)}};
@@ -284,6 +312,7 @@ std::optional<std::string> Pipeline::Impl::start() {
   eo.shards = options.shards;
   eo.lateness = options.lateness;
   engine = std::make_unique<correlator::Engine>(options.rules, eo);
+  if (options.snapshots) restore_snapshot();
 
   // The parsers extract the extra fields the rules reference; the registry lives in the RuleSet,
   // which the pipeline holds for its lifetime.
@@ -437,16 +466,85 @@ void Pipeline::Impl::ack_applied(bool everything) {
       w = std::min(w, t - options.lateness);
     end = unacked.lower_bound(w);
   }
-  for (auto it = unacked.begin(); it != end; ++it) {
-    if (it->second.acknowledger) it->second.acknowledger->ack(it->second.token);
+  std::vector<Pending> now;
+  std::vector<Pending>& into = options.snapshots ? unsnapshotted : now;
+  for (auto it = unacked.begin(); it != end; ++it)
+    into.push_back(it->second);
+  unacked.erase(unacked.begin(), end);
+  acknowledge(now);
+}
+
+void Pipeline::Impl::acknowledge(std::vector<Pending>& list) {
+  for (const Pending& p : list) {
+    if (p.acknowledger) p.acknowledger->ack(p.token);
     acked.fetch_add(1, std::memory_order_relaxed);
   }
-  unacked.erase(unacked.begin(), end);
+  list.clear();
+}
+
+bool Pipeline::Impl::snapshot_due(bool force) const {
+  if (!options.snapshots) return false;
+  return force || std::chrono::steady_clock::now() - last_snapshot >= options.snapshot_interval;
+}
+
+// On the worker thread, between batches: the shards are idle, so their blobs describe one instant.
+void Pipeline::Impl::write_snapshot() {
+  last_snapshot = std::chrono::steady_clock::now();
+  std::vector<std::string> blobs = engine->snapshot();
+  std::size_t bytes = 0;
+  for (const std::string& b : blobs)
+    bytes += b.size();
+  if (auto saved = save_state_snapshot(snapshot_path(), blobs); !saved) {
+    // The events stay unacknowledged: after a restart they are redelivered onto the last good snapshot.
+    snapshot_failures.fetch_add(1, std::memory_order_relaxed);
+    log(LogLevel::error, "pipeline", "writing the correlator snapshot failed: " + saved.error());
+    return;
+  }
+  snapshots.fetch_add(1, std::memory_order_relaxed);
+  snapshot_bytes.store(bytes);
+  snapshot_unix_ms.store(
+      std::chrono::duration_cast<Millis>(std::chrono::system_clock::now().time_since_epoch()).count());
+  acknowledge(unsnapshotted);
+}
+
+std::optional<std::string> Pipeline::Impl::restore_snapshot() {
+  auto loaded = load_state_snapshot(snapshot_path());
+  std::optional<std::string> problem;
+  if (!loaded) {
+    problem = loaded.error();
+  } else if (loaded->empty()) {
+    return std::nullopt;
+  } else {
+    correlator::Diagnostics diagnostics;
+    if (engine->restore(*loaded, diagnostics)) {
+      restored = true;
+      log(LogLevel::info, "pipeline",
+          fmt::format("correlator state restored from {} ({} shard snapshots, {} keys)", snapshot_path().string(),
+                      loaded->size(), engine->metrics().tracked_keys));
+      return std::nullopt;
+    }
+    problem = correlator::render_text(diagnostics);
+    // A half-applied restore must not linger: start from an empty engine.
+    correlator::EngineOptions eo;
+    eo.shards = options.shards;
+    eo.lateness = options.lateness;
+    engine = std::make_unique<correlator::Engine>(options.rules, eo);
+  }
+  // Kept for inspection; starting empty beats not starting (the sources replay what is unacknowledged).
+  std::filesystem::path aside = snapshot_path();
+  aside += ".unreadable";
+  std::error_code ec;
+  std::filesystem::rename(snapshot_path(), aside, ec);
+  log(LogLevel::error, "pipeline",
+      fmt::format("correlator snapshot not restored ({}); starting with empty state, the file is kept as {}", *problem,
+                  aside.string()));
+  return std::nullopt;
 }
 
 void Pipeline::Impl::worker_loop(std::stop_token stop) {
   std::deque<Item> batch;
   bool flushed_at_eof = false;
+  bool drained = false;
   while (!stop.stop_requested()) {
     bool drain_now = false;
     bool eof_now = false;
@@ -484,7 +582,12 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
     }
     bool had_events = !batch.empty();
     batch.clear();
-    if (!had_events && !drain_now && !eof_now) continue;
+    if (!had_events && !drain_now && !eof_now) {
+      if (snapshot_due(false) && !unsnapshotted.empty()) write_snapshot();
+      continue;
+    }
+    if (!had_events && drain_now && drained) continue;  // stop() waits for late offers; nothing new
+    drained = drained || drain_now;
 
     bool everything = drain_now || eof_now;
     if (everything)
@@ -503,6 +606,8 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
       journal_failures.fetch_add(1, std::memory_order_relaxed);
     }
     tracked_keys.store(engine->metrics().tracked_keys);
+    if (snapshot_due(everything)) write_snapshot();
+    waiting_for_ack.store(unacked.size() + unsnapshotted.size());
     if (eof_now) {
       flushed_at_eof = true;
       // Done means acted upon: the actions this input decided are sent and answered.
@@ -603,6 +708,9 @@ PipelineStats Pipeline::stats() const {
   s.decisions = i.decisions.load();
   s.submitted = i.submitted.load();
   s.journal_failures = i.journal_failures.load();
+  s.snapshots = i.snapshots.load();
+  s.snapshot_failures = i.snapshot_failures.load();
+  s.restored = i.restored;
   return s;
 }
 

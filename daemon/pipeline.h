@@ -83,6 +83,12 @@ struct PipelineOptions {
 
   std::size_t queue_capacity = 8192;                // events between the sources and the correlator
   std::chrono::milliseconds settle_timeout{30000};  // exit_at_eof: how long to wait for the actions
+
+  // Correlator state in <state_dir>/correlator.snapshot: restored at start, written every interval
+  // and at the end. An event is acknowledged only once a snapshot holding its effect is on disk, so
+  // after a crash the source redelivers exactly what the restored state lacks.
+  bool snapshots = true;
+  std::chrono::milliseconds snapshot_interval{30000};
 };
 
 // Maps one pass's correlator Decisions to the response engine's input (daemon/decision_adapter.h
@@ -102,6 +108,9 @@ struct PipelineStats {
   std::uint64_t decisions = 0;
   std::uint64_t submitted = 0;
   std::uint64_t journal_failures = 0;
+  std::uint64_t snapshots = 0;  // written
+  std::uint64_t snapshot_failures = 0;
+  bool restored = false;  // started from a snapshot
 };
 
 class Pipeline {

@@ -59,44 +59,104 @@ std::multiset<std::string> writes(EmulatorProcess& emulator) {
   return out;
 }
 
-TEST(PipelineFileEmulator, AttackGetsStepUpAndBenignUserNothing) {
+// A state directory, an emulator serving TLS (the configuration accepts only https org URLs) and a
+// configuration that replays the given files through the shipped rules.
+struct DaemonRun {
   TempDir dir;
-  // The configuration accepts only https org URLs: the emulator serves TLS with a test CA.
   TestPki pki = make_test_pki(dir.path);
-  EmulatorProcess emulator(
-      EmulatorOptions{.seed = kRepo / "examples/demo/seed.json", .tls_cert = pki.cert, .tls_key = pki.key});
-  write(dir.path / "okta-token", emulator.token());
-  fs::permissions(dir.path / "okta-token", fs::perms::owner_read | fs::perms::owner_write);
+  EmulatorProcess emulator{
+      EmulatorOptions{.seed = kRepo / "examples/demo/seed.json", .tls_cert = pki.cert, .tls_key = pki.key}};
+
+  DaemonRun() {
+    write(dir.path / "okta-token", emulator.token());
+    fs::permissions(dir.path / "okta-token", fs::perms::owner_read | fs::perms::owner_write);
+  }
+
+  // Runs `oktaguard run --once` over `files`; returns its exit status, output in out/err.
+  int run_once(const std::vector<fs::path>& files, std::string& out, std::string& err) {
+    std::string config = "sources:\n  files:\n";
+    for (const fs::path& f : files)
+      config += "    - { path: " + f.string() + ", source: okta, format: okta_system_log }\n";
+    config += "okta:\n  org_url: " + emulator.base_url() + "\n  ca_file: " + pki.ca.string() +
+              "\n  auth:\n    ssws:\n      token_file: " + (dir.path / "okta-token").string() + "\n";
+    config += "rules:\n  paths: [" + (kRepo / "rules").string() + "]\n  shards: 2\n";
+    config += "response:\n  dry_run: false\n";
+    config += "state_dir: " + dir.path.string() + "\nops:\n  listen: 127.0.0.1:0\nlog:\n  level: warn\n";
+    write(dir.path / "oktaguard.yaml", config);
+    std::string config_path = (dir.path / "oktaguard.yaml").string();
+    std::vector<std::string_view> args{"--config", config_path, "--once"};
+    std::ostringstream o, e;
+    int status = daemon::run_command(args, o, e);
+    out = o.str();
+    err = e.str();
+    return status;
+  }
+};
+
+TEST(PipelineFileEmulator, AttackGetsStepUpAndBenignUserNothing) {
+  DaemonRun s;
   // A benign user signs in once, successfully.
-  write(dir.path / "benign.ndjson",
+  write(s.dir.path / "benign.ndjson",
         R"({"uuid":"b0000000-0000-0000-0000-000000000001","published":"2023-05-01T10:00:00.000Z",)"
         R"("eventType":"user.session.start","actor":{"id":"00uHomerSimpsonDuff1","type":"User",)"
         R"("alternateId":"homer.simpson@duff.com","displayName":"Homer"},"outcome":{"result":"SUCCESS"},)"
         R"("client":{"ipAddress":"198.51.100.7","geographicalContext":{"country":"United States"}},"severity":"INFO"})"
         "\n");
-  std::string config = "sources:\n  files:\n";
-  config += "    - { path: " + (kRepo / "examples/demo/events/brute_force_logins.ndjson").string() +
-            ", source: okta, format: okta_system_log }\n";
-  config += "    - { path: " + (dir.path / "benign.ndjson").string() + ", source: okta, format: okta_system_log }\n";
-  config += "okta:\n  org_url: " + emulator.base_url() + "\n  ca_file: " + pki.ca.string() +
-            "\n  auth:\n    ssws:\n      token_file: " + (dir.path / "okta-token").string() + "\n";
-  config += "rules:\n  paths: [" + (kRepo / "rules").string() + "]\n  shards: 2\n";
-  config += "response:\n  dry_run: false\n";
-  config += "state_dir: " + dir.path.string() + "\nops:\n  listen: 127.0.0.1:0\nlog:\n  level: warn\n";
-  write(dir.path / "oktaguard.yaml", config);
+  std::string out, err;
+  ASSERT_EQ(
+      s.run_once({kRepo / "examples/demo/events/brute_force_logins.ndjson", s.dir.path / "benign.ndjson"}, out, err), 0)
+      << err;
 
-  std::string config_path = (dir.path / "oktaguard.yaml").string();
-  std::vector<std::string_view> args{"--config", config_path, "--once"};
-  std::ostringstream out, err;
-  ASSERT_EQ(daemon::run_command(args, out, err), 0) << err.str();
-
-  std::multiset<std::string> got = writes(emulator);
+  std::multiset<std::string> got = writes(s.emulator);
   for (const std::string& w : got)
     EXPECT_EQ(w.find(kBenign), std::string::npos) << "write-back for the benign user: " << w;
   std::string user = std::string(kAttacked);
-  EXPECT_EQ(got.count("PUT /api/v1/groups/00gOktaguardStepUp01/users/" + user), 1u) << out.str() << err.str();
+  EXPECT_EQ(got.count("PUT /api/v1/groups/00gOktaguardStepUp01/users/" + user), 1u) << out << err;
   EXPECT_EQ(got.count("POST /api/v1/users/" + user), 1u);
-  EXPECT_TRUE(fs::exists(dir.path / "audit.jsonl"));
+  EXPECT_TRUE(fs::exists(s.dir.path / "audit.jsonl"));
+}
+
+// The failed sign-ins are replayed by one run, the success by the next: only a correlator state
+// carried over through the snapshot joins them into brute_force_then_success.
+TEST(PipelineFileEmulator, RestartKeepsWindowsThroughTheSnapshot) {
+  DaemonRun s;
+  std::ifstream in(kRepo / "examples/demo/events/brute_force_logins.ndjson");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  ASSERT_GE(lines.size(), 6u);
+  ASSERT_NE(lines.back().find("\"SUCCESS\""), std::string::npos) << "the file ends with the successful sign-in";
+  std::string failures;
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i)
+    failures += lines[i] + "\n";
+  write(s.dir.path / "failures.ndjson", failures);
+  write(s.dir.path / "success.ndjson", lines.back() + "\n");
+
+  std::string out, err;
+  ASSERT_EQ(s.run_once({s.dir.path / "failures.ndjson"}, out, err), 0) << err;
+  EXPECT_TRUE(writes(s.emulator).empty()) << "failures alone stay below the step-up threshold";
+  ASSERT_TRUE(fs::exists(s.dir.path / "correlator.snapshot"));
+
+  ASSERT_EQ(s.run_once({s.dir.path / "success.ndjson"}, out, err), 0) << err;
+  std::multiset<std::string> got = writes(s.emulator);
+  EXPECT_EQ(got.count("PUT /api/v1/groups/00gOktaguardStepUp01/users/" + std::string(kAttacked)), 1u) << out << err;
+
+  // Without the snapshot the success alone is harmless: the same second run on a fresh state does nothing.
+  DaemonRun fresh;
+  write(fresh.dir.path / "success.ndjson", lines.back() + "\n");
+  ASSERT_EQ(fresh.run_once({fresh.dir.path / "success.ndjson"}, out, err), 0) << err;
+  EXPECT_TRUE(writes(fresh.emulator).empty());
+}
+
+// A damaged snapshot never stops the daemon: it starts empty and keeps the file for inspection.
+TEST(PipelineFileEmulator, UnreadableSnapshotIsSetAsideAndTheRunGoesOn) {
+  DaemonRun s;
+  write(s.dir.path / "correlator.snapshot", "OGSNAP1\n12\nshort");
+  std::string out, err;
+  ASSERT_EQ(s.run_once({kRepo / "examples/demo/events/brute_force_logins.ndjson"}, out, err), 0) << err;
+  EXPECT_TRUE(fs::exists(s.dir.path / "correlator.snapshot.unreadable"));
+  EXPECT_TRUE(fs::exists(s.dir.path / "correlator.snapshot"));  // the new one, written at the end
+  EXPECT_EQ(writes(s.emulator).count("PUT /api/v1/groups/00gOktaguardStepUp01/users/" + std::string(kAttacked)), 1u);
 }
 
 }  // namespace
