@@ -47,6 +47,21 @@ std::string audit_field(std::string_view line, std::string_view key) {
   return std::string(line.substr(at, end - at));
 }
 
+ExceptionList to_exception_list(const std::vector<PipelineException>& list) {
+  ExceptionList exceptions;
+  for (const PipelineException& e : list) {
+    ExceptionEntry entry;
+    entry.type = e.type == PipelineException::Type::user    ? ExceptionEntry::Type::user
+                 : e.type == PipelineException::Type::login ? ExceptionEntry::Type::login
+                                                            : ExceptionEntry::Type::group;
+    entry.value = e.value;
+    entry.expires = e.expires;
+    entry.note = e.note;
+    exceptions.add(std::move(entry));
+  }
+  return exceptions;
+}
+
 bool is_okta_id(std::string_view id) {
   return id.size() >= 3 && id.substr(0, 2) == "00";
 }
@@ -289,18 +304,7 @@ std::optional<std::string> Pipeline::Impl::start() {
   auto opened = ResponseEngine::open(rc, executor, clock);
   if (!opened) return fmt::format("opening the action journal in {}: {}", options.state_dir.string(), opened.error());
   responses = std::move(*opened);
-  ExceptionList exceptions;
-  for (const PipelineException& e : options.exceptions) {
-    ExceptionEntry entry;
-    entry.type = e.type == PipelineException::Type::user    ? ExceptionEntry::Type::user
-                 : e.type == PipelineException::Type::login ? ExceptionEntry::Type::login
-                                                            : ExceptionEntry::Type::group;
-    entry.value = e.value;
-    entry.expires = e.expires;
-    entry.note = e.note;
-    exceptions.add(std::move(entry));
-  }
-  responses->set_exceptions(std::move(exceptions));
+  responses->set_exceptions(to_exception_list(options.exceptions));
   responses->add_audit_sink([this](std::string_view line) {
     std::string kind = audit_field(line, "kind");
     std::string to = audit_field(line, "to");
@@ -691,6 +695,10 @@ void Pipeline::reload_rules(std::shared_ptr<const correlator::RuleSet> rules) {
   std::lock_guard lock(impl_->mu);
   impl_->pending_rules = std::move(rules);
   impl_->cv.notify_all();
+}
+
+void Pipeline::set_exceptions(const std::vector<PipelineException>& exceptions) {
+  if (impl_->responses) impl_->responses->set_exceptions(to_exception_list(exceptions));
 }
 
 PipelineStats Pipeline::stats() const {

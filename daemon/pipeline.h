@@ -140,6 +140,8 @@ class Pipeline {
   // Rule reload (SIGHUP): swapped on the pipeline thread between batches, state kept where the
   // definitions are unchanged.
   void reload_rules(std::shared_ptr<const correlator::RuleSet> rules);
+  // Replaces the exception lists (SIGHUP); actions not yet sent are checked against the new lists.
+  void set_exceptions(const std::vector<PipelineException>& exceptions);
 
   PipelineStats stats() const;
   struct Impl;

@@ -137,6 +137,54 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
   std::unique_ptr<WatchdogTimer> watchdog;
   std::atomic<bool> okta_reachable{false};
   int exit_code = 0;
+  // SIGHUP: the configuration file and the rules are read again. Rules, exceptions and the log level
+  // apply at once with the correlator state kept; other changes are reported and wait for a restart.
+  // Anything invalid leaves everything running as it was.
+  std::function<void()> reload = [&] {
+    notifier.reloading("reloading configuration and rules");
+    LoadResult fresh = load_config_file(config_path);
+    if (!fresh.config) {
+      log.error("run", "configuration reload rejected; keeping the running configuration",
+                {{"diagnostics", correlator::render_text(fresh.diagnostics)}});
+      notifier.ready("running");
+      return;
+    }
+    std::vector<std::string> ignored = restart_required_changes(config, *fresh.config);
+    ResponseSettings running_response = config.response, new_response = fresh.config->response;
+    for (ResponseSettings* r : {&running_response, &new_response}) {
+      r->exception_users.clear();
+      r->exception_logins.clear();
+      r->exception_groups.clear();
+    }
+    if (!(running_response == new_response)) ignored.push_back("response (other than exceptions)");
+    if (fresh.config->rules.allowed_lateness != config.rules.allowed_lateness)
+      ignored.push_back("rules.allowed_lateness");
+    correlator::LoadResult r = correlator::load_rules(
+        std::vector<std::filesystem::path>(fresh.config->rules.paths.begin(), fresh.config->rules.paths.end()));
+    if (!r.ok()) {
+      log.error("run", "rule reload rejected; keeping the running rules and configuration",
+                {{"diagnostics", correlator::render_text(r.diagnostics)}});
+      notifier.ready("running");
+      return;
+    }
+    if (pipeline) {
+      pipeline->reload_rules(r.rules);
+      pipeline->set_exceptions(pipeline_options(*fresh.config, r.rules, once).exceptions);
+    }
+    log.set_level(parse_log_level(fresh.config->log_level).value_or(LogLevel::info));
+    std::string ignored_text;
+    for (const std::string& section : ignored)
+      ignored_text += (ignored_text.empty() ? "" : ", ") + section;
+    if (!ignored.empty()) log.warn("run", "changes that need a restart were not applied", {{"sections", ignored_text}});
+    // What runs now: the new rules and exceptions, the old values of everything a restart changes.
+    config.rules.paths = fresh.config->rules.paths;
+    config.response.exception_users = fresh.config->response.exception_users;
+    config.response.exception_logins = fresh.config->response.exception_logins;
+    config.response.exception_groups = fresh.config->response.exception_groups;
+    config.log_level = fresh.config->log_level;
+    log.info("run", "configuration and rules reloaded", {{"detections", r.rules->detections.size()}});
+    notifier.ready("running");
+  };
   // Signals are blocked for the threads started below only once the handler exists.
   signals = std::make_unique<SignalHandler>(
       control.get_executor(),
@@ -145,19 +193,7 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
                                  notifier.stopping("stopping");
                                  control.stop();
                                },
-                               [&] {
-                                 notifier.reloading("reloading rules");
-                                 correlator::LoadResult r = correlator::load_rules(std::vector<std::filesystem::path>(
-                                     config.rules.paths.begin(), config.rules.paths.end()));
-                                 if (!r.ok()) {
-                                   log.error("run", "rule reload rejected; keeping the running rules",
-                                             {{"diagnostics", correlator::render_text(r.diagnostics)}});
-                                 } else if (pipeline) {
-                                   pipeline->reload_rules(r.rules);
-                                   log.info("run", "rules reloaded");
-                                 }
-                                 notifier.ready("running");
-                               }});
+                               [&] { reload(); }});
 
   App app;
   app.on_progress([&](std::string_view phase, std::string_view step) {
