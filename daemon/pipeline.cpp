@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "correlator/engine.h"
+#include "daemon/audit_topic.h"
 #include "daemon/decision_adapter.h"
 #include "daemon/file_source.h"
 #include "daemon/kafka_source.h"
@@ -159,6 +160,7 @@ struct Pipeline::Impl {
   DecisionAdapterFn adapt;
   SystemWallClock clock;
 
+  std::unique_ptr<AuditTopicProducer> audit_topic;  // outlives `responses`, whose audit sink it is
   std::unique_ptr<ResponseEngine> responses;
   std::unique_ptr<correlator::Engine> engine;
   std::vector<std::unique_ptr<Sink>> sinks;
@@ -305,6 +307,22 @@ std::optional<std::string> Pipeline::Impl::start() {
   if (!opened) return fmt::format("opening the action journal in {}: {}", options.state_dir.string(), opened.error());
   responses = std::move(*opened);
   responses->set_exceptions(to_exception_list(options.exceptions));
+  if (options.kafka && !options.kafka->audit_topic.empty()) {
+    AuditTopicProducer::Options ao;
+    ao.topic = options.kafka->audit_topic;
+    ao.properties = options.kafka->properties;
+    auto created = AuditTopicProducer::create(
+        std::move(ao), [this](LogLevel level, std::string_view message) { log(level, "audit", message); });
+    if (!created) return created.error();
+    audit_topic = std::move(*created);
+    responses->add_audit_sink([this](std::string_view line) { audit_topic->send(line); });
+    metrics.collector("oktaguard_audit_topic_lines_total", "Audit lines copied to the Kafka audit topic, by result",
+                      MetricType::counter, {"result"}, [this] {
+                        return std::vector<Sample>{
+                            {{"delivered"}, audit_topic ? static_cast<double>(audit_topic->delivered()) : 0.0},
+                            {{"failed"}, audit_topic ? static_cast<double>(audit_topic->failed()) : 0.0}};
+                      });
+  }
   responses->add_audit_sink([this](std::string_view line) {
     std::string kind = audit_field(line, "kind");
     std::string to = audit_field(line, "to");
@@ -670,6 +688,7 @@ void Pipeline::stop(std::chrono::milliseconds grace) {
     i.responses->stop(grace);
     i.responses.reset();
   }
+  i.audit_topic.reset();  // flushes what the last actions audited
   i.sources.clear();
   i.sinks.clear();
   i.engine.reset();

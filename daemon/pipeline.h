@@ -54,6 +54,7 @@ struct PipelineKafka {
   std::vector<PipelineStream> topics;
   std::map<std::string, std::string> properties;  // librdkafka: bootstrap.servers, group.id, secrets read
   std::string dead_letter_topic;
+  std::string audit_topic;  // every audit line is copied here too (empty: file only)
 };
 
 using PipelineLogFn = std::function<void(LogLevel level, std::string_view component, std::string_view message)>;

@@ -47,6 +47,7 @@ PipelineOptions pipeline_options(const Config& c, std::shared_ptr<const correlat
     k.properties["bootstrap.servers"] = brokers;
     k.properties["group.id"] = c.kafka.group_id;
     k.dead_letter_topic = c.kafka.dead_letter_topic;
+    k.audit_topic = c.kafka.audit_topic;
     o.kafka = std::move(k);
   }
   o.rules = std::move(rules);

@@ -70,56 +70,6 @@ std::vector<Bad> bad_messages() {
   };
 }
 
-struct DeadLetter {
-  std::string key;
-  std::string payload;
-  std::map<std::string, std::string> headers;
-};
-
-std::vector<DeadLetter> read_topic(const std::string& bootstrap, const std::string& topic, std::size_t expected) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char error[512];
-  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error, sizeof error);
-  rd_kafka_conf_set(conf, "group.id", unique_name("og-dlq-reader").c_str(), error, sizeof error);
-  rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", error, sizeof error);
-  KafkaHandle consumer(rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error));
-  EXPECT_TRUE(consumer) << error;
-  std::vector<DeadLetter> result;
-  if (!consumer) return result;
-  rd_kafka_poll_set_consumer(consumer.get());
-  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
-  rd_kafka_subscribe(consumer.get(), topics);
-  rd_kafka_topic_partition_list_destroy(topics);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  // Read past `expected` for a moment, so an extra dead letter would be seen.
-  std::optional<std::chrono::steady_clock::time_point> linger;
-  while (std::chrono::steady_clock::now() < deadline && (!linger || std::chrono::steady_clock::now() < *linger)) {
-    if (!linger && result.size() >= expected) linger = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 200);
-    if (m == nullptr) continue;
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      DeadLetter d;
-      if (m->key) d.key.assign(static_cast<const char*>(m->key), m->key_len);
-      if (m->payload) d.payload.assign(static_cast<const char*>(m->payload), m->len);
-      rd_kafka_headers_t* headers = nullptr;
-      if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* name = nullptr;
-        const void* value = nullptr;
-        size_t size = 0;
-        for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-             ++i) {
-          d.headers[name] = value ? std::string(static_cast<const char*>(value), size) : "";
-        }
-      }
-      result.push_back(std::move(d));
-    }
-    rd_kafka_message_destroy(m);
-  }
-  rd_kafka_consumer_close(consumer.get());
-  return result;
-}
-
 TEST(KafkaSourceIngest, GoodBadAndDuplicateMessagesAreCountedDeadLetteredAndCommitted) {
   const std::string bootstrap = kafka_bootstrap();
   ASSERT_FALSE(bootstrap.empty());
@@ -251,10 +201,10 @@ TEST(KafkaSourceIngest, GoodBadAndDuplicateMessagesAreCountedDeadLetteredAndComm
     EXPECT_EQ(committed[static_cast<std::size_t>(p)], per_partition[static_cast<std::size_t>(p)]) << "partition " << p;
 
   // The dead-letter topic holds each bad message unchanged, with its reason and origin.
-  std::vector<DeadLetter> letters = read_topic(bootstrap, dlq, bad_by_key.size());
+  std::vector<TopicRecord> letters = read_topic(bootstrap, dlq, bad_by_key.size());
   ASSERT_EQ(letters.size(), bad_by_key.size());
   std::set<std::string> keys;
-  for (const DeadLetter& d : letters) {
+  for (const TopicRecord& d : letters) {
     ASSERT_TRUE(bad_by_key.contains(d.key)) << d.key;
     keys.insert(d.key);
     const Bad& b = bad_by_key[d.key];

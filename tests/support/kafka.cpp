@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -157,6 +158,50 @@ std::vector<std::int64_t> committed_offsets(const std::string& bootstrap, const 
   rd_kafka_topic_partition_list_destroy(list);
   rd_kafka_consumer_close(consumer.get());
   return offsets;
+}
+
+std::vector<TopicRecord> read_topic(const std::string& bootstrap, const std::string& topic, std::size_t expected) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char error[512];
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error, sizeof error);
+  rd_kafka_conf_set(conf, "group.id", unique_name("og-topic-reader").c_str(), error, sizeof error);
+  rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", error, sizeof error);
+  KafkaHandle consumer(rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error));
+  EXPECT_TRUE(consumer) << error;
+  std::vector<TopicRecord> result;
+  if (!consumer) return result;
+  rd_kafka_poll_set_consumer(consumer.get());
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_subscribe(consumer.get(), topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  // Read past `expected` for a moment, so an extra dead letter would be seen.
+  std::optional<std::chrono::steady_clock::time_point> linger;
+  while (std::chrono::steady_clock::now() < deadline && (!linger || std::chrono::steady_clock::now() < *linger)) {
+    if (!linger && result.size() >= expected) linger = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 200);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      TopicRecord d;
+      if (m->key) d.key.assign(static_cast<const char*>(m->key), m->key_len);
+      if (m->payload) d.payload.assign(static_cast<const char*>(m->payload), m->len);
+      rd_kafka_headers_t* headers = nullptr;
+      if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name = nullptr;
+        const void* value = nullptr;
+        size_t size = 0;
+        for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+             ++i) {
+          d.headers[name] = value ? std::string(static_cast<const char*>(value), size) : "";
+        }
+      }
+      result.push_back(std::move(d));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(consumer.get());
+  return result;
 }
 
 }  // namespace og::test

@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,5 +38,16 @@ void flush(rd_kafka_t* producer, std::chrono::milliseconds timeout = std::chrono
 // The committed offset of `group` for each partition of `topic` (-1001 when none).
 std::vector<std::int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
                                             const std::string& topic, int partitions);
+
+// One record read back from a topic.
+struct TopicRecord {
+  std::string key;
+  std::string payload;
+  std::map<std::string, std::string> headers;
+};
+
+// Reads `topic` from the beginning (a fresh group) until `expected` records arrived, then 2 s more so
+// an extra record would be seen; at most 30 s.
+std::vector<TopicRecord> read_topic(const std::string& bootstrap, const std::string& topic, std::size_t expected);
 
 }  // namespace og::test
