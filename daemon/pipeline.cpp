@@ -137,7 +137,7 @@ struct Pipeline::Impl {
   void admit(Item&& item);
   void push(Item&& item);
   void learn(const Event& event);
-  bool submit_decisions(std::vector<correlator::Decision> decisions);
+  bool submit_decisions(const std::vector<correlator::Decision>& decisions);
   void ack_applied(bool everything);
   void acknowledge(std::vector<Pending>& list);
   bool snapshot_due(bool force) const;
@@ -184,6 +184,7 @@ struct Pipeline::Impl {
   std::multimap<EventTime, Pending> unacked;  // by event time: applied once the watermark passes
   std::vector<Pending> unsnapshotted;         // applied, acknowledged at the next snapshot
   std::chrono::steady_clock::time_point last_snapshot = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_event_wall = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_progress = std::chrono::steady_clock::now();
 
   std::atomic<std::uint64_t> events{0}, acked{0}, resolved{0}, unresolved{0}, detections{0}, decisions{0}, submitted{0},
@@ -197,6 +198,7 @@ struct Pipeline::Impl {
   Family<Counter>* rule_hits = nullptr;
   Family<Counter>* actions = nullptr;
   Counter* unresolved_total = nullptr;
+  Histogram* risk_at_decision = nullptr;
 };
 
 void Pipeline::Impl::register_metrics() {
@@ -254,6 +256,19 @@ void Pipeline::Impl::register_metrics() {
                     MetricType::gauge, {}, [this] {
                       return std::vector<Sample>{{{}, responses && responses->stats().breaker_tripped ? 1.0 : 0.0}};
                     });
+  metrics.collector(
+      "oktaguard_journal_backlog", "Actions in the journal not yet finished (decided, sending, waiting)",
+      MetricType::gauge, {}, [this] {
+        return std::vector<Sample>{{{}, responses ? static_cast<double>(responses->stats().backlog) : 0.0}};
+      });
+  metrics.collector(
+      "oktaguard_actions_in_flight", "Actions sent to Okta and not yet answered", MetricType::gauge, {}, [this] {
+        return std::vector<Sample>{{{}, responses ? static_cast<double>(responses->stats().in_flight) : 0.0}};
+      });
+  risk_at_decision = &metrics
+                          .histogram("oktaguard_risk_at_decision", "A user's risk when a response policy decided",
+                                     {10, 20, 40, 60, 80, 100, 150, 200, 300})
+                          .get();
   metrics.collector("oktaguard_kill_switch", "1 while the kill switch is engaged", MetricType::gauge, {}, [this] {
     return std::vector<Sample>{{{}, responses && responses->stats().kill_switch ? 1.0 : 0.0}};
   });
@@ -371,6 +386,15 @@ std::optional<std::string> Pipeline::Impl::start() {
     auto created = KafkaSource::create(std::move(kc), *sink, source_log);
     if (!created) return fmt::format("kafka source: {}", created.error());
     sink->acknowledger_ = created->get();
+    KafkaSource* kafka = created->get();
+    readiness.add("kafka", [kafka] {
+      std::size_t n = kafka->assigned_partitions();
+      return CheckResult{n > 0, n > 0 ? "" : "no partitions assigned yet"};
+    });
+    metrics.collector("oktaguard_kafka_assigned_partitions", "Partitions this consumer owns now", MetricType::gauge, {},
+                      [kafka] {
+                        return std::vector<Sample>{{{}, static_cast<double>(kafka->assigned_partitions())}};
+                      });
     sources.push_back(std::move(*created));
     sinks.push_back(std::move(sink));
   }
@@ -445,7 +469,7 @@ void Pipeline::Impl::push(Item&& item) {
   events.fetch_add(1, std::memory_order_relaxed);
 }
 
-bool Pipeline::Impl::submit_decisions(std::vector<correlator::Decision> list) {
+bool Pipeline::Impl::submit_decisions(const std::vector<correlator::Decision>& list) {
   if (list.empty()) return true;
   struct Wait {
     std::mutex mu;
@@ -454,7 +478,6 @@ bool Pipeline::Impl::submit_decisions(std::vector<correlator::Decision> list) {
     bool ok = true;
   };
   auto wait = std::make_shared<Wait>();
-  decisions.fetch_add(list.size(), std::memory_order_relaxed);
   std::vector<Response> grouped;
   adapt(list, grouped);
   for (Response& response : grouped) {
@@ -604,14 +627,19 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
     }
     bool had_events = !batch.empty();
     batch.clear();
-    if (!had_events && !drain_now && !eof_now) {
+    auto wall = std::chrono::steady_clock::now();
+    if (had_events) last_event_wall = wall;
+    // A quiet input must not hold its last events (and what they complete) in the reorder buffer
+    // until traffic resumes: after `idle_release` without events everything buffered is applied.
+    bool idle_release = !had_events && !unacked.empty() && wall - last_event_wall >= options.idle_release;
+    if (!had_events && !drain_now && !eof_now && !idle_release) {
       if (snapshot_due(false) && !unsnapshotted.empty()) write_snapshot();
       continue;
     }
     if (!had_events && drain_now && drained) continue;  // stop() waits for late offers; nothing new
     drained = drained || drain_now;
 
-    bool everything = drain_now || eof_now;
+    bool everything = drain_now || eof_now || idle_release;
     if (everything)
       engine->flush();
     else
@@ -619,13 +647,25 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
     for (const correlator::Detection& d : engine->take_detections()) {
       detections.fetch_add(1, std::memory_order_relaxed);
       rule_hits->with({d.id}).inc();
-      log(LogLevel::info, "pipeline", fmt::format("detection {} key {} risk {}", d.id, d.key, d.risk));
+      if (options.on_detection && d.rule < options.rules->detections.size())
+        options.on_detection(d, options.rules->detections[d.rule]);
+      else
+        log(LogLevel::info, "pipeline", fmt::format("detection {} key {} risk {}", d.id, d.key, d.risk));
     }
-    if (submit_decisions(engine->take_decisions())) {
-      ack_applied(everything);
-    } else {
-      // Not journaled: nothing is acknowledged, so Kafka redelivers these events after a restart.
+    // A decision is never dropped: while the journal refuses, the worker retries and the sources
+    // back off (the queue fills). Only journaled decisions let their events be acknowledged.
+    std::vector<correlator::Decision> decided = engine->take_decisions();
+    bool journaled = submit_decisions(decided);
+    for (int attempt = 1; !journaled && !stop.stop_requested(); ++attempt) {
       journal_failures.fetch_add(1, std::memory_order_relaxed);
+      std::this_thread::sleep_for(std::min(Millis(100) * attempt, Millis(5000)));
+      journaled = submit_decisions(decided);
+    }
+    if (journaled) {
+      decisions.fetch_add(decided.size(), std::memory_order_relaxed);
+      for (const correlator::Decision& d : decided)
+        risk_at_decision->observe(d.risk);
+      ack_applied(everything);
     }
     tracked_keys.store(engine->metrics().tracked_keys);
     if (snapshot_due(everything)) write_snapshot();
@@ -688,7 +728,8 @@ void Pipeline::stop(std::chrono::milliseconds grace) {
     i.responses->stop(grace);
     i.responses.reset();
   }
-  i.audit_topic.reset();  // flushes what the last actions audited
+  i.audit_topic.reset();        // flushes what the last actions audited
+  i.readiness.remove("kafka");  // its check reads the source
   i.sources.clear();
   i.sinks.clear();
   i.engine.reset();

@@ -69,6 +69,9 @@ struct PipelineOptions {
   // Correlator.
   std::shared_ptr<const correlator::RuleSet> rules;
   correlator::Duration lateness{120000};
+  // Wall time without new events after which everything buffered is applied (a quiet input would
+  // otherwise hold its last events until traffic resumes; a later straggler is applied on arrival).
+  std::chrono::milliseconds idle_release{120000};
   std::uint32_t shards = 4;
 
   // Response engine.
@@ -81,6 +84,10 @@ struct PipelineOptions {
   std::filesystem::path audit_file;
   std::chrono::hours retention{24 * 90};
   std::vector<PipelineException> exceptions;
+
+  // Called on the pipeline thread for every detection, with the rule that made it (the daemon logs
+  // them); empty: the pipeline logs a plain line.
+  std::function<void(const correlator::Detection&, const correlator::DetectionRule&)> on_detection;
 
   std::size_t queue_capacity = 8192;                // events between the sources and the correlator
   std::chrono::milliseconds settle_timeout{30000};  // exit_at_eof: how long to wait for the actions

@@ -607,6 +607,10 @@ bool ResponseEngine::process_reverts(std::int64_t now) {
 bool ResponseEngine::dispatch(std::int64_t now) {
   if (in_flight_.size() >= config_.max_in_flight) return false;
   auto rows = journal_->unfinished();
+  {
+    std::lock_guard lock(stats_mu_);
+    stats_.backlog = rows.size();
+  }
   if (rows.empty()) return false;
   ExceptionList exceptions;
   {

@@ -79,6 +79,7 @@ struct EngineStats {
   bool kill_switch = false;
   bool breaker_tripped = false;
   std::size_t in_flight = 0;
+  std::size_t backlog = 0;  // journal rows not finished, as of the last dispatch pass
   std::uint64_t passes = 0;
   bool idle = false;  // the last pass changed nothing, had no input and nothing in flight
 };

@@ -16,6 +16,7 @@
 #include "daemon/config.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
+#include "daemon/okta_metrics.h"
 #include "daemon/ops_server.h"
 #include "daemon/pipeline.h"
 #include "daemon/response_okta.h"
@@ -52,6 +53,8 @@ PipelineOptions pipeline_options(const Config& c, std::shared_ptr<const correlat
   }
   o.rules = std::move(rules);
   o.lateness = c.rules.allowed_lateness;
+  o.idle_release = std::max(std::chrono::milliseconds(1000),
+                            std::chrono::duration_cast<std::chrono::milliseconds>(c.rules.allowed_lateness));
   o.shards = static_cast<std::uint32_t>(std::max(1, c.rules.shards));
   o.state_dir = c.state_dir;
   o.dry_run = c.response.dry_run;
@@ -239,6 +242,7 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
         if (!created) return RunResult::fatal(created.error());
         client = std::move(*created);
         executor = std::make_unique<OktaActionExecutor>(okta_io, *client);
+        register_okta_metrics(metrics, *client);
         okta_work.emplace(okta_io.get_executor());
         okta_thread = std::thread([&] { okta_io.run(); });
         // Reachable once the org answered anything (a 404 for an unknown id is an answer).
@@ -261,8 +265,22 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
         PipelineLogFn pipeline_log = [&log](LogLevel level, std::string_view component, std::string_view message) {
           log.log(level, component, message);
         };
-        pipeline = std::make_unique<Pipeline>(pipeline_options(config, rules, once), pipeline_log, metrics, readiness,
-                                              &client->identity(), *executor, default_decision_adapter());
+        PipelineOptions po = pipeline_options(config, rules, once);
+        po.on_detection = [&log](const correlator::Detection& d, const correlator::DetectionRule& rule) {
+          std::string users;
+          for (const auto& u : d.users)
+            users += (users.empty() ? "" : ",") + u.id;
+          log.info("pipeline", fmt::format("detection {} key {} risk {}", d.id, d.key, d.risk),
+                   {{"detection", d.id},
+                    {"title", rule.title},
+                    {"severity", correlator::to_string(d.severity)},
+                    {"key", d.key},
+                    {"risk", d.risk},
+                    {"users", users},
+                    {"evidence", static_cast<std::uint64_t>(d.evidence.size())}});
+        };
+        pipeline = std::make_unique<Pipeline>(std::move(po), pipeline_log, metrics, readiness, &client->identity(),
+                                              *executor, default_decision_adapter());
         if (auto error = pipeline->start()) return RunResult::fatal(*error);
         return RunResult::ok();
       },
