@@ -79,7 +79,7 @@ struct ExceptionEntry {
 struct ResponseSettings {
   bool dry_run = true;  // a fresh install observes before it acts
   int breaker_max_actions = 20;
-  Duration breaker_window{600000};
+  Duration breaker_window{300000};
   Duration cooldown{3600000};
   std::string kill_switch_file;
   std::vector<ExceptionEntry> exception_users;

@@ -78,7 +78,7 @@ struct PipelineOptions {
   std::filesystem::path state_dir;
   bool dry_run = true;
   std::size_t breaker_max_actions = 20;
-  std::chrono::seconds breaker_window{600};
+  std::chrono::seconds breaker_window{300};
   std::chrono::seconds cooldown{3600};
   std::filesystem::path kill_switch_file;
   std::filesystem::path audit_file;

@@ -6,6 +6,7 @@
 #include <fmt/core.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,9 @@ PipelineOptions pipeline_options(const Config& c, std::shared_ptr<const correlat
     for (const StreamConfig& t : c.kafka.topics)
       k.topics.push_back(PipelineStream{t.name, t.source, t.format, t.mapping});
     k.properties = c.kafka.properties;
+    // Stored offsets reach the broker within a second: a crash right after a snapshot then
+    // redelivers little that the restored state already holds.
+    k.properties.try_emplace("auto.commit.interval.ms", "1000");
     std::string brokers;
     for (const std::string& b : c.kafka.brokers)
       brokers += (brokers.empty() ? "" : ",") + b;
@@ -141,6 +145,7 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
   std::unique_ptr<WatchdogTimer> watchdog;
   std::atomic<bool> okta_reachable{false};
   int exit_code = 0;
+  std::map<std::string, std::string> kafka_secrets;
   // SIGHUP: the configuration file and the rules are read again. Rules, exceptions and the log level
   // apply at once with the correlator state kept; other changes are reported and wait for a restart.
   // Anything invalid leaves everything running as it was.
@@ -259,6 +264,17 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
         if (okta_thread.joinable()) okta_thread.join();
         return RunResult::ok();
       });
+  app.add_step("read kafka secrets", [&] {
+    // sasl.password and the like are references in the file; their values live only in memory.
+    for (const auto& [property, ref] : config.kafka.secret_properties) {
+      std::string error;
+      std::string value = read_secret(ref, &error);
+      if (!error.empty()) return RunResult::fatal(fmt::format("sources.kafka.properties.{}: {}", property, error));
+      log.add_secret(value);
+      kafka_secrets[property] = std::move(value);
+    }
+    return RunResult::ok();
+  });
   app.add_step(
       "start pipeline",
       [&] {
@@ -266,6 +282,9 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
           log.log(level, component, message);
         };
         PipelineOptions po = pipeline_options(config, rules, once);
+        if (po.kafka)
+          for (const auto& [property, value] : kafka_secrets)
+            po.kafka->properties[property] = value;
         po.on_detection = [&log](const correlator::Detection& d, const correlator::DetectionRule& rule) {
           std::string users;
           for (const auto& u : d.users)

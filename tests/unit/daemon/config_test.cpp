@@ -86,7 +86,7 @@ TEST_F(ConfigTest, TheShippedExampleLoads) {
   EXPECT_EQ(c.okta.auth, og::daemon::OktaConfig::Auth::private_key_jwt);
   EXPECT_EQ(c.okta.private_key.path, (dir_ / "okta-private-key").string());
   EXPECT_EQ(c.rules.allowed_lateness, std::chrono::minutes(2));
-  EXPECT_EQ(c.response.breaker_window, std::chrono::minutes(10));
+  EXPECT_EQ(c.response.breaker_window, std::chrono::minutes(5));
   EXPECT_EQ(c.response.retention, std::chrono::hours(24 * 90));
   ASSERT_EQ(c.response.exception_logins.size(), 2u);
   ASSERT_TRUE(c.response.exception_logins[1].expires);
