@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "correlator/engine.h"
+#include "daemon/applied_offsets.h"
 #include "daemon/audit_topic.h"
 #include "daemon/decision_adapter.h"
 #include "daemon/file_source.h"
@@ -34,6 +35,7 @@ struct Item {
   Acknowledger* acknowledger = nullptr;
   std::int32_t partition = 0;  // dense, per file or per Kafka (topic, partition)
   std::string source;
+  bool kafka = false;  // token.origin is a Kafka (topic, partition, offset)
 };
 
 // Pulls `"key":"value"` out of one audit line; the audit writer escapes values, and the fields read
@@ -91,7 +93,7 @@ struct Pipeline::Impl {
         auto [it, inserted] = dense_.try_emplace(key, base_ + static_cast<std::int32_t>(dense_.size()));
         partition = it->second;
       }
-      return impl_.enqueue(std::move(event), token, acknowledger_, partition);
+      return impl_.enqueue(std::move(event), token, acknowledger_, partition, per_kafka_partition_);
     }
     Acknowledger* acknowledger_ = nullptr;
 
@@ -105,6 +107,7 @@ struct Pipeline::Impl {
   struct Pending {
     AckToken token;
     Acknowledger* acknowledger;
+    bool kafka;
   };
 
   Impl(PipelineOptions o, PipelineLogFn l, Registry& m, ReadinessChecks& r, okta::IdentityResolver* id,
@@ -117,10 +120,10 @@ struct Pipeline::Impl {
         executor(ex),
         adapt(std::move(a)) {}
 
-  bool enqueue(Event&& event, const AckToken& token, Acknowledger* acknowledger, std::int32_t partition) {
+  bool enqueue(Event&& event, const AckToken& token, Acknowledger* acknowledger, std::int32_t partition, bool kafka) {
     std::lock_guard lock(mu);
     if (inbox.size() >= options.queue_capacity) return false;  // the source backs off and offers again
-    inbox.push_back(Item{std::move(event), token, acknowledger, partition, {}});
+    inbox.push_back(Item{std::move(event), token, acknowledger, partition, {}, kafka});
     cv.notify_one();
     return true;
   }
@@ -191,6 +194,8 @@ struct Pipeline::Impl {
       journal_failures{0}, tracked_keys{0}, snapshots{0}, snapshot_failures{0}, snapshot_bytes{0};
   std::atomic<std::int64_t> snapshot_unix_ms{0};
   std::atomic<std::size_t> waiting_for_ack{0};
+  std::atomic<std::uint64_t> replay_skipped{0};
+  AppliedOffsets applied_offsets;  // worker thread (and start()) only
   bool restored = false;
   std::atomic<std::int64_t> heartbeat_ms{0};
 
@@ -279,6 +284,11 @@ void Pipeline::Impl::register_metrics() {
                     {"result"}, [this] {
                       return std::vector<Sample>{{{"ok"}, static_cast<double>(snapshots.load())},
                                                  {{"failed"}, static_cast<double>(snapshot_failures.load())}};
+                    });
+  metrics.collector("oktaguard_replayed_events_skipped_total",
+                    "Redelivered Kafka events acknowledged without applying: the restored state already held them",
+                    MetricType::counter, {}, [this] {
+                      return std::vector<Sample>{{{}, static_cast<double>(replay_skipped.load())}};
                     });
   metrics.collector("oktaguard_snapshot_bytes", "Size of the last correlator snapshot", MetricType::gauge, {}, [this] {
     return std::vector<Sample>{{{}, static_cast<double>(snapshot_bytes.load())}};
@@ -464,7 +474,7 @@ void Pipeline::Impl::admit(Item&& item) {
 void Pipeline::Impl::push(Item&& item) {
   auto [it, inserted] = max_seen.try_emplace(item.partition, item.event.published);
   if (!inserted && item.event.published > it->second) it->second = item.event.published;
-  unacked.emplace(item.event.published, Pending{item.token, item.acknowledger});
+  unacked.emplace(item.event.published, Pending{item.token, item.acknowledger, item.kafka});
   engine->push(std::move(item.event), item.partition);
   events.fetch_add(1, std::memory_order_relaxed);
 }
@@ -535,7 +545,11 @@ bool Pipeline::Impl::snapshot_due(bool force) const {
 // On the worker thread, between batches: the shards are idle, so their blobs describe one instant.
 void Pipeline::Impl::write_snapshot() {
   last_snapshot = std::chrono::steady_clock::now();
-  std::vector<std::string> blobs = engine->snapshot();
+  for (const Pending& p : unsnapshotted)
+    if (p.kafka) applied_offsets.add(p.token.origin.topic.view(), p.token.origin.partition, p.token.origin.offset);
+  std::vector<std::string> blobs{applied_offsets.serialize()};
+  for (std::string& shard : engine->snapshot())
+    blobs.push_back(std::move(shard));
   std::size_t bytes = 0;
   for (const std::string& b : blobs)
     bytes += b.size();
@@ -559,7 +573,14 @@ std::optional<std::string> Pipeline::Impl::restore_snapshot() {
     problem = loaded.error();
   } else if (loaded->empty()) {
     return std::nullopt;
+  } else if (!loaded->empty() && AppliedOffsets::is_serialized(loaded->front()) &&
+             !AppliedOffsets::parse(loaded->front())) {
+    problem = "the applied-offsets section is damaged";
   } else {
+    if (!loaded->empty() && AppliedOffsets::is_serialized(loaded->front())) {
+      applied_offsets = *AppliedOffsets::parse(loaded->front());
+      loaded->erase(loaded->begin());
+    }
     correlator::Diagnostics diagnostics;
     if (engine->restore(*loaded, diagnostics)) {
       restored = true;
@@ -575,6 +596,7 @@ std::optional<std::string> Pipeline::Impl::restore_snapshot() {
     eo.lateness = options.lateness;
     engine = std::make_unique<correlator::Engine>(options.rules, eo);
   }
+  applied_offsets = AppliedOffsets{};  // nothing is in the state: every redelivered event applies
   // Kept for inspection; starting empty beats not starting (the sources replay what is unacknowledged).
   std::filesystem::path aside = snapshot_path();
   aside += ".unreadable";
@@ -621,6 +643,11 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
       } else if (item.source == "resolved") {
         resolved.fetch_add(1, std::memory_order_relaxed);
         push(std::move(item));
+      } else if (item.kafka && applied_offsets.contains(item.token.origin.topic.view(), item.token.origin.partition,
+                                                        item.token.origin.offset)) {
+        // Redelivered (restart, rebalance) but already in the correlator state: acknowledge only.
+        if (item.acknowledger) item.acknowledger->ack(item.token);
+        replay_skipped.fetch_add(1, std::memory_order_relaxed);
       } else {
         admit(std::move(item));
       }

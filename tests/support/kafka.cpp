@@ -150,7 +150,16 @@ std::vector<std::int64_t> committed_offsets(const std::string& bootstrap, const 
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
   for (int p = 0; p < partitions; ++p)
     rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
-  rd_kafka_resp_err_t err = rd_kafka_committed(consumer.get(), list, 10000);
+  // The group coordinator may move or still be loading (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS):
+  // ask again before calling it a failure.
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    err = rd_kafka_committed(consumer.get(), list, 10000);
+    if (err != RD_KAFKA_RESP_ERR_NOT_COORDINATOR && err != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS &&
+        err != RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
   EXPECT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
   for (int i = 0; i < list->cnt; ++i) {
     offsets[static_cast<std::size_t>(list->elems[i].partition)] = list->elems[i].offset;

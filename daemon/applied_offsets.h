@@ -1,0 +1,37 @@
+#pragma once
+
+// The Kafka offsets whose events the correlator state holds, per (topic, partition), as sorted
+// inclusive ranges. Saved with the correlator snapshot: after a restart (or when a revoked partition
+// comes back), the broker redelivers from its last committed offset, which may lag what the restored
+// state already contains; those events are acknowledged without being applied a second time.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace og::daemon {
+
+class AppliedOffsets {
+ public:
+  // Ranges kept per partition; beyond it the lowest go (long committed by then).
+  static constexpr std::size_t kMaxRanges = 4096;
+
+  void add(std::string_view topic, std::int32_t partition, std::int64_t offset);
+  bool contains(std::string_view topic, std::int32_t partition, std::int64_t offset) const;
+  std::size_t partitions() const { return ranges_.size(); }
+  std::size_t ranges(std::string_view topic, std::int32_t partition) const;
+
+  // "OGOFFSETS1\n" then one line per partition: topic '\t' partition '\t' first-last,first-last...
+  std::string serialize() const;
+  static bool is_serialized(std::string_view blob);
+  static std::optional<AppliedOffsets> parse(std::string_view blob);
+
+ private:
+  using Key = std::pair<std::string, std::int32_t>;
+  std::map<Key, std::map<std::int64_t, std::int64_t>, std::less<>> ranges_;  // first -> last
+};
+
+}  // namespace og::daemon

@@ -1,0 +1,58 @@
+#include "daemon/applied_offsets.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+
+namespace og::daemon {
+namespace {
+
+TEST(AppliedOffsets, RangesMergeAndMatchASetOfOffsets) {
+  AppliedOffsets applied;
+  std::set<std::int64_t> truth;
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<std::int64_t> offset(0, 2000);
+  for (int i = 0; i < 1500; ++i) {
+    std::int64_t o = offset(rng);
+    applied.add("okta", 1, o);
+    truth.insert(o);
+  }
+  for (std::int64_t o = -5; o < 2010; ++o)
+    ASSERT_EQ(applied.contains("okta", 1, o), truth.contains(o)) << o;
+  EXPECT_FALSE(applied.contains("okta", 0, *truth.begin())) << "partitions are separate";
+  EXPECT_FALSE(applied.contains("edr", 1, *truth.begin())) << "topics are separate";
+  std::size_t runs = 0;
+  for (auto it = truth.begin(); it != truth.end(); ++it)
+    runs += it == truth.begin() || *std::prev(it) + 1 != *it;
+  EXPECT_EQ(applied.ranges("okta", 1), runs) << "adjacent offsets share one range";
+}
+
+TEST(AppliedOffsets, SerializesAndParsesBackExactly) {
+  AppliedOffsets applied;
+  for (std::int64_t o : std::initializer_list<std::int64_t>{0, 1, 2, 7, 9, 10, 1000000000000})
+    applied.add("okta-system-log", 2, o);
+  applied.add("edr.alerts_v2", 0, 5);
+  std::string blob = applied.serialize();
+  EXPECT_TRUE(AppliedOffsets::is_serialized(blob));
+  auto back = AppliedOffsets::parse(blob);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->serialize(), blob);
+  EXPECT_TRUE(back->contains("okta-system-log", 2, 1000000000000));
+  EXPECT_FALSE(back->contains("okta-system-log", 2, 8));
+  EXPECT_FALSE(AppliedOffsets::parse("OGOFFSETS1\nokta\t1\t5-3\n")) << "a range that runs backwards";
+  EXPECT_FALSE(AppliedOffsets::parse("OGOFFSETS1\nokta\t1\t1-2")) << "cut short";
+  EXPECT_FALSE(AppliedOffsets::parse("something else"));
+}
+
+TEST(AppliedOffsets, KeepsABoundedNumberOfRangesDroppingTheOldest) {
+  AppliedOffsets applied;
+  for (std::int64_t i = 0; i < static_cast<std::int64_t>(AppliedOffsets::kMaxRanges) + 10; ++i)
+    applied.add("t", 0, i * 2);  // every other offset: one range each
+  EXPECT_EQ(applied.ranges("t", 0), AppliedOffsets::kMaxRanges);
+  EXPECT_FALSE(applied.contains("t", 0, 0));
+  EXPECT_TRUE(applied.contains("t", 0, static_cast<std::int64_t>(AppliedOffsets::kMaxRanges + 9) * 2));
+}
+
+}  // namespace
+}  // namespace og::daemon
