@@ -51,6 +51,18 @@ void trim_before(std::vector<WindowEntry>& entries, EventTime cutoff) {
   entries.erase(entries.begin(), it);
 }
 
+// Every trim of a window goes through here, and every insertion is followed by one, so `oldest`
+// stays a lower bound of the entries' times.
+void trim_window(WindowState& st, EventTime cutoff) {
+  trim_before(st.entries, cutoff);
+  st.oldest = st.entries.empty() ? EventTime::min() : st.entries.front().time;
+}
+
+void trim_first(SequenceState& st, EventTime cutoff) {
+  trim_before(st.first, cutoff);
+  st.first_oldest = st.first.empty() ? EventTime::min() : st.first.front().time;
+}
+
 bool condition_holds(const ResponseCondition& c, double risk, std::uint32_t detection, DetectionSeverity sev) {
   switch (c.kind) {
     case ResponseCondition::Kind::risk_at_least:
@@ -349,7 +361,7 @@ struct ShardAccess {
     WindowState& st = m.stores[d].windows[kh];
     st.last_seen = std::max(st.last_seen, e.published);
     insert_sorted(st.entries, kept_entry(d, e));
-    trim_before(st.entries, e.published - r.within);
+    trim_window(st, e.published - r.within);
     if (st.entries.size() >= r.count) {
       std::vector<WindowEntry> ev = std::move(st.entries);
       st.entries.clear();
@@ -375,7 +387,7 @@ struct ShardAccess {
       st.entries.erase(same);
     }
     insert_sorted(st.entries, kept_entry(d, e, value));
-    trim_before(st.entries, e.published - r.within);
+    trim_window(st, e.published - r.within);
     if (st.entries.size() >= r.count) {
       std::vector<WindowEntry> ev = std::move(st.entries);
       st.entries.clear();
@@ -413,7 +425,7 @@ struct ShardAccess {
     }
     EventTime t = e.published;
     st->last_seen = std::max(st->last_seen, t);
-    trim_before(st->first, t - r.within);
+    trim_first(*st, t - r.within);
     if (st->step >= 1 && t - st->start > r.within) {
       st->step = 0;
       st->count = 0;
@@ -431,6 +443,13 @@ struct ShardAccess {
     }
     if (!counted && m0) {
       insert_sorted(st->first, kept_entry(d, e));
+      // Only the newest step-0 events can start a run (advance_first takes the last `count`), and
+      // older ones can never become newest again: keeping more only grows the vector that
+      // trim_before shifts, without bound for a source that keeps failing while a run is open.
+      std::size_t keep = r.steps[0].count;
+      if (st->first.size() > keep)
+        st->first.erase(st->first.begin(), st->first.end() - static_cast<std::ptrdiff_t>(keep));
+      st->first_oldest = st->first.front().time;  // the insert may have been a late, older event
       advance_first(r, *st);
     }
     if (st->step >= r.steps.size()) {
@@ -560,7 +579,7 @@ struct ShardAccess {
     std::erase_if(st.entries, [&](const WindowEntry& x) { return x.value == signal; });
     w.value = signal;
     insert_sorted(st.entries, std::move(w));
-    trim_before(st.entries, st.entries.back().time - r.within);
+    trim_window(st, st.entries.back().time - r.within);
     st.last_seen = std::max(st.last_seen, st.entries.back().time);
   }
 
@@ -577,7 +596,7 @@ struct ShardAccess {
     for (std::size_t i = 0; i < r.signals.size(); ++i) {
       if (!r.signals[i].detection && r.signals[i].where.matches(e)) add_signal(d, st, i, kept_entry(d, e));
     }
-    trim_before(st.entries, e.published - r.within);
+    trim_window(st, e.published - r.within);
     check_evidence(d, kh, cur_key(), e.published, &e);
   }
 
@@ -592,7 +611,7 @@ struct ShardAccess {
       if (r.signals[i].detection == source)
         add_signal(listener, st, i, WindowEntry{t, 0, joined, e ? e->actor.id : ""});
     }
-    trim_before(st.entries, t - r.within);
+    trim_window(st, t - r.within);
     check_evidence(listener, kh, key, t, e);
   }
 
@@ -614,13 +633,15 @@ struct ShardAccess {
       const DetectionRule& r = rs.detections[d];
       DetectionStore& st = m.stores[d];
       before += st.size();
+      const EventTime cutoff = now - r.within;
       boost::unordered::erase_if(st.windows, [&](auto& kv) {
-        trim_before(kv.second.entries, now - r.within);
+        if (!kv.second.entries.empty() && kv.second.oldest >= cutoff) return false;
+        trim_window(kv.second, cutoff);
         return kv.second.entries.empty();
       });
       boost::unordered::erase_if(st.sequences, [&](auto& kv) {
         SequenceState& s2 = kv.second;
-        trim_before(s2.first, now - r.within);
+        if (s2.first.empty() || s2.first_oldest < cutoff) trim_first(s2, cutoff);
         if (s2.step >= 1 && now - s2.start > r.within) {
           s2.step = 0;
           s2.evidence.clear();

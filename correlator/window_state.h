@@ -42,14 +42,18 @@ struct WindowEntry {
 struct WindowState {
   std::vector<WindowEntry> entries;
   EventTime last_seen{};
+  // At most the oldest entry's time, so a sweep can skip a window with nothing to expire without
+  // touching its entries (a cache miss per key). min(): unknown.
+  EventTime oldest = EventTime::min();
 };
 
 struct SequenceState {
-  std::uint32_t step = 0;             // the step awaited; 0: collecting step-0 events
-  std::uint32_t count = 0;            // events counted for `step` (step >= 1)
-  EventTime start{};                  // oldest counted event
-  std::vector<WindowEntry> first;     // step-0 events within the window (for restarts)
-  std::vector<WindowEntry> evidence;  // events counted for steps >= 1
+  std::uint32_t step = 0;                     // the step awaited; 0: collecting step-0 events
+  std::uint32_t count = 0;                    // events counted for `step` (step >= 1)
+  EventTime start{};                          // oldest counted event
+  std::vector<WindowEntry> first;             // step-0 events within the window (for restarts)
+  EventTime first_oldest = EventTime::min();  // at most first's oldest time (see WindowState::oldest)
+  std::vector<WindowEntry> evidence;          // events counted for steps >= 1
   EventTime last_seen{};
 };
 
