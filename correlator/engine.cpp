@@ -345,7 +345,7 @@ struct ShardAccess {
   // -- constructs ----------------------------------------------------------------------------
   void single(std::uint32_t d, const Event& e) {
     const DetectionRule& r = rules().detections[d];
-    if (!r.where.matches(e)) return;
+    if (!r.where.matches(e, &m.memo)) return;
     std::uint64_t kh = 0;
     if (!admit(d, e, kh)) return;
     std::string key = cur_key();
@@ -355,7 +355,7 @@ struct ShardAccess {
 
   void threshold(std::uint32_t d, const Event& e) {
     const DetectionRule& r = rules().detections[d];
-    if (!r.where.matches(e)) return;
+    if (!r.where.matches(e, &m.memo)) return;
     std::uint64_t kh = 0;
     if (!admit(d, e, kh)) return;
     WindowState& st = m.stores[d].windows[kh];
@@ -372,7 +372,7 @@ struct ShardAccess {
 
   void distinct(std::uint32_t d, const Event& e) {
     const DetectionRule& r = rules().detections[d];
-    if (!r.where.matches(e)) return;
+    if (!r.where.matches(e, &m.memo)) return;
     FieldView v = read_field(e, r.field, 0, m.scratch);
     if (v.kind == FieldView::Kind::missing || v.kind == FieldView::Kind::null || v.text.empty()) return;
     std::uint64_t value = key_hash(v.text);
@@ -408,7 +408,7 @@ struct ShardAccess {
   void sequence(std::uint32_t d, const Event& e) {
     const DetectionRule& r = rules().detections[d];
     DetectionStore& store = m.stores[d];
-    bool m0 = r.steps[0].where.matches(e);
+    bool m0 = r.steps[0].where.matches(e, &m.memo);
     std::uint64_t kh = 0;
     SequenceState* st = nullptr;
     if (m0) {
@@ -419,7 +419,7 @@ struct ShardAccess {
       auto it = store.sequences.find(kh);
       if (it == store.sequences.end() || it->second.step == 0 || !s.owns(kh)) return;
       std::uint32_t step = it->second.step;
-      if (step >= r.steps.size() || !r.steps[step].where.matches(e)) return;
+      if (step >= r.steps.size() || !r.steps[step].where.matches(e, &m.memo)) return;
       if (detection_excepted(d, e)) return;
       st = &it->second;
     }
@@ -433,7 +433,7 @@ struct ShardAccess {
       advance_first(r, *st);
     }
     bool counted = false;
-    if (st->step >= 1 && r.steps[st->step].where.matches(e)) {
+    if (st->step >= 1 && r.steps[st->step].where.matches(e, &m.memo)) {
       counted = true;
       st->evidence.push_back(kept_entry(d, e));
       if (++st->count >= r.steps[st->step].count) {
@@ -467,8 +467,8 @@ struct ShardAccess {
   void absence(std::uint32_t d, const Event& e) {
     const DetectionRule& r = rules().detections[d];
     DetectionStore& store = m.stores[d];
-    bool then = r.absence_then.matches(e);
-    bool first = r.absence_first.matches(e);
+    bool then = r.absence_then.matches(e, &m.memo);
+    bool first = r.absence_first.matches(e, &m.memo);
     if (!then && !first) return;
     std::uint64_t kh = 0;
     if (!admit(d, e, kh)) return;
@@ -508,7 +508,7 @@ struct ShardAccess {
 
   void geo_velocity(std::uint32_t d, const Event& e) {
     const DetectionRule& r = rules().detections[d];
-    if (!e.geo.lat || !e.geo.lon || !r.where.matches(e)) return;
+    if (!e.geo.lat || !e.geo.lon || !r.where.matches(e, &m.memo)) return;
     std::uint64_t kh = 0;
     if (!admit(d, e, kh)) return;
     auto [it, inserted] = m.stores[d].geo.try_emplace(kh);
@@ -533,7 +533,7 @@ struct ShardAccess {
 
   void first_seen(std::uint32_t d, const Event& e) {
     const DetectionRule& r = rules().detections[d];
-    if (!r.where.matches(e)) return;
+    if (!r.where.matches(e, &m.memo)) return;
     FieldView v = read_field(e, r.field, 0, m.scratch);
     if (v.kind == FieldView::Kind::missing || v.kind == FieldView::Kind::null || v.text.empty()) return;
     auto h = static_cast<std::uint32_t>(key_hash(v.text));
@@ -587,14 +587,14 @@ struct ShardAccess {
     const DetectionRule& r = rules().detections[d];
     bool any = false;
     for (const EvidenceSignal& sig : r.signals) {
-      if (!sig.detection && sig.where.matches(e)) any = true;
+      if (!sig.detection && sig.where.matches(e, &m.memo)) any = true;
     }
     if (!any) return;
     std::uint64_t kh = 0;
     if (!admit(d, e, kh)) return;
     WindowState& st = m.stores[d].windows[kh];
     for (std::size_t i = 0; i < r.signals.size(); ++i) {
-      if (!r.signals[i].detection && r.signals[i].where.matches(e)) add_signal(d, st, i, kept_entry(d, e));
+      if (!r.signals[i].detection && r.signals[i].where.matches(e, &m.memo)) add_signal(d, st, i, kept_entry(d, e));
     }
     trim_window(st, e.published - r.within);
     check_evidence(d, kh, cur_key(), e.published, &e);
@@ -763,6 +763,7 @@ struct ShardAccess {
     s.now_ = std::max(s.now_, e.published);
     ++m.metrics.events;
     ++m.event_seq;
+    m.memo.clear(rs.predicate_memo_slots);
     static const std::vector<std::uint32_t> kNone;
     const std::vector<std::uint32_t>* typed = &kNone;
     if (auto it = rs.by_event_type.find(e.event_type); it != rs.by_event_type.end()) typed = &it->second;

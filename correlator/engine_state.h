@@ -56,6 +56,7 @@ struct Shard::Impl {
   const std::string* key = nullptr;  // the text in key_cache of the detection being evaluated
   std::uint64_t event_seq = 0;
   std::string scratch;
+  PredicateMemo memo;  // of the event being applied
 };
 
 }  // namespace og::correlator

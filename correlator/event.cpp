@@ -129,6 +129,43 @@ FieldRef FieldRegistry::resolve(std::string_view dotted_path) {
   return FieldRef{FieldId::extra, static_cast<std::uint16_t>(extra_paths_.size() - 1)};
 }
 
+const Symbol* symbol_field(const Event& event, FieldId id) {
+  switch (id) {
+    case FieldId::source:
+      return &event.source;
+    case FieldId::event_type:
+      return &event.event_type;
+    case FieldId::severity:
+      return &event.severity;
+    case FieldId::actor_type:
+      return &event.actor.type;
+    case FieldId::user_agent_os:
+      return &event.user_agent_os;
+    case FieldId::user_agent_browser:
+      return &event.user_agent_browser;
+    case FieldId::client_device:
+      return &event.client_device;
+    case FieldId::client_zone:
+      return &event.client_zone;
+    case FieldId::geo_state:
+      return &event.geo.state;
+    case FieldId::geo_country:
+      return &event.geo.country;
+    case FieldId::outcome_result:
+      return &event.outcome_result;
+    case FieldId::outcome_reason:
+      return &event.outcome_reason;
+    case FieldId::credential_type:
+      return &event.credential_type;
+    case FieldId::credential_provider:
+      return &event.credential_provider;
+    case FieldId::authentication_provider:
+      return &event.authentication_provider;
+    default:
+      return nullptr;
+  }
+}
+
 FieldView read_field(const Event& event, FieldRef field, std::size_t target_index, std::string& scratch) {
   switch (field.id) {
     case FieldId::uuid:

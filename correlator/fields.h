@@ -96,6 +96,9 @@ class FieldRegistry {
 std::string_view field_path(FieldId id);
 std::optional<FieldId> fixed_field(std::string_view dotted_path);
 
+// The interned value of a field the model holds as a Symbol (not per target); null for other fields.
+const Symbol* symbol_field(const Event& event, FieldId id);
+
 // Reads a field. `target_index` selects the target for per-target fields. `scratch` holds the text
 // of rendered numbers and stays valid until the next call with the same scratch.
 FieldView read_field(const Event& event, FieldRef field, std::size_t target_index, std::string& scratch);

@@ -1638,6 +1638,19 @@ void Loader::build_index() {
       if (s.detection) set_->detections[*s.detection].listeners.push_back(i);
     }
   }
+  std::vector<PredicateNode*> roots;
+  for (DetectionRule& d : set_->detections) {
+    roots.push_back(&d.where.mutable_root());
+    for (SequenceStep& step : d.steps)
+      roots.push_back(&step.where.mutable_root());
+    roots.push_back(&d.absence_first.mutable_root());
+    roots.push_back(&d.absence_then.mutable_root());
+    for (EvidenceSignal& s : d.signals)
+      roots.push_back(&s.where.mutable_root());
+  }
+  for (ExceptionRule& ex : set_->exceptions)
+    roots.push_back(&ex.where.mutable_root());
+  set_->predicate_memo_slots = prepare_predicates(roots);
   set_->detection_exceptions.resize(set_->detections.size());
   set_->response_exceptions.resize(set_->responses.size());
   for (std::uint32_t e = 0; e < set_->exceptions.size(); ++e) {

@@ -1,11 +1,14 @@
 #include "correlator/rule_predicate.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <re2/re2.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <map>
 
 namespace og::correlator {
 namespace {
@@ -60,11 +63,24 @@ bool ops_hold(const std::vector<FieldOp>& ops, const FieldView& v) {
   return true;
 }
 
+bool symbol_equals(const FieldOp& op, Symbol value) {
+  return !value.empty() && std::find(op.symbols.begin(), op.symbols.end(), value) != op.symbols.end();
+}
+
 struct Evaluator {
   const Event& event;
+  PredicateMemo* memo = nullptr;
   std::string scratch;
 
   bool field(const PredicateNode& node, std::optional<std::size_t> target) {
+    if (const Symbol* sym = symbol_field(event, node.field.id)) {
+      for (const FieldOp& op : node.ops) {
+        bool holds =
+            op.symbols.empty() ? eval_field_op(op, read_field(event, node.field, 0, scratch)) : symbol_equals(op, *sym);
+        if (!holds) return false;
+      }
+      return true;
+    }
     if (node.field.per_target()) {
       if (target) return ops_hold(node.ops, read_field(event, node.field, *target, scratch));
       if (event.targets.empty()) return ops_hold(node.ops, FieldView{});
@@ -84,6 +100,17 @@ struct Evaluator {
   }
 
   bool eval(const PredicateNode& node, std::optional<std::size_t> target) {
+    if (node.memo && memo && !target) {
+      int known = memo->get(node.memo - 1);
+      if (known >= 0) return known == 1;
+      bool result = eval_node(node, target);
+      memo->set(node.memo - 1, result);
+      return result;
+    }
+    return eval_node(node, target);
+  }
+
+  bool eval_node(const PredicateNode& node, std::optional<std::size_t> target) {
     switch (node.kind) {
       case PredicateNode::Kind::always:
         return true;
@@ -164,7 +191,73 @@ void collect_types(const PredicateNode& node, std::vector<std::string>& out, boo
   }
 }
 
+bool is_symbol_field(FieldId id) {
+  static const Event probe;
+  return symbol_field(probe, id) != nullptr;
+}
+
+void intern_ops(std::vector<FieldOp>& ops) {
+  for (FieldOp& op : ops) {
+    if (op.kind == FieldOp::Kind::equals && !op.ignore_case) {
+      op.symbols.clear();
+      for (const std::string& text : op.strings)
+        op.symbols.push_back(Symbol::intern(text));
+    }
+    intern_ops(op.group);
+  }
+}
+
+void put_ops(std::string& out, const std::vector<FieldOp>& ops) {
+  out += '[';
+  for (const FieldOp& op : ops) {
+    out += fmt::format("{}:{}:{}:{}:{}", static_cast<int>(op.kind), op.ignore_case, op.number, op.boolean,
+                       op.strings.size());
+    for (const std::string& text : op.strings)
+      out += fmt::format(":{}:{}", text.size(), text);
+    if (op.regex) out += fmt::format(":re{}:{}", op.regex->pattern().size(), op.regex->pattern());
+    for (const Cidr& c : op.cidrs)
+      out += fmt::format(":c{}:{}", fmt::join(c.address, "."), c.prefix_bits);
+    put_ops(out, op.group);
+    out += ';';
+  }
+  out += ']';
+}
+
+// A text that equal subtrees (and only they) share; `keys` gets each memoisable node's key.
+std::string structure(PredicateNode& node, bool in_target, std::vector<std::pair<PredicateNode*, std::string>>& keys) {
+  std::string out =
+      fmt::format("({}:{}:{}", static_cast<int>(node.kind), static_cast<int>(node.field.id), node.field.extra_slot);
+  if (node.kind == PredicateNode::Kind::field) {
+    if (is_symbol_field(node.field.id)) intern_ops(node.ops);
+    put_ops(out, node.ops);
+  }
+  bool child_in_target =
+      in_target || node.kind == PredicateNode::Kind::any_target || node.kind == PredicateNode::Kind::all_targets;
+  for (PredicateNode& c : node.children)
+    out += structure(c, child_in_target, keys);
+  out += ')';
+  node.memo = 0;
+  if (!in_target && node.kind != PredicateNode::Kind::always) keys.emplace_back(&node, out);
+  return out;
+}
+
 }  // namespace
+
+std::uint32_t prepare_predicates(const std::vector<PredicateNode*>& roots) {
+  std::vector<std::pair<PredicateNode*, std::string>> keys;
+  for (PredicateNode* root : roots)
+    structure(*root, false, keys);
+  std::map<std::string, std::uint32_t> count;
+  for (const auto& [node, key] : keys)
+    ++count[key];
+  std::map<std::string, std::uint32_t> slot;
+  for (const auto& [node, key] : keys) {
+    if (count[key] < 2) continue;
+    auto [it, inserted] = slot.try_emplace(key, static_cast<std::uint32_t>(slot.size() + 1));
+    node->memo = it->second;
+  }
+  return static_cast<std::uint32_t>(slot.size());
+}
 
 bool Cidr::contains(const std::array<std::uint8_t, 16>& ip) const {
   std::size_t full = prefix_bits / 8;
@@ -285,8 +378,12 @@ bool eval_field_op(const FieldOp& op, const FieldView& v) {
 }
 
 bool Predicate::matches(const Event& event) const {
+  return matches(event, nullptr);
+}
+
+bool Predicate::matches(const Event& event, PredicateMemo* memo) const {
   if (root_.kind == PredicateNode::Kind::always) return true;
-  Evaluator ev{event, {}};
+  Evaluator ev{event, memo, {}};
   return ev.eval(root_, std::nullopt);
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -54,6 +55,9 @@ struct FieldOp {
   double number = 0;
   bool boolean = false;
   std::vector<FieldOp> group;
+  // equals (case-sensitive) on a field held as a Symbol: `strings` interned, so a match is a pointer
+  // compare (filled by prepare_predicates).
+  std::vector<Symbol> symbols;
 };
 
 // A compiled predicate over one event. Built by the loader; immutable and shareable across threads.
@@ -63,6 +67,42 @@ struct PredicateNode {
   std::vector<PredicateNode> children;
   FieldRef field;
   std::vector<FieldOp> ops;  // kind == field: all must hold
+  // 1-based slot in a PredicateMemo, for a subtree that occurs more than once in the rule set
+  // (macros are expanded by copy); 0: not memoised.
+  std::uint32_t memo = 0;
+};
+
+// Per-event results of the memoised subtrees, so a macro shared by several detections is evaluated
+// once per event. Clear it before each event.
+class PredicateMemo {
+ public:
+  void clear(std::uint32_t slots) {
+    std::size_t words = (std::size_t{slots} + 64) / 64;
+    if (known_.size() != words) {
+      known_.assign(words, 0);
+      values_.assign(words, 0);
+    } else {
+      std::fill(known_.begin(), known_.end(), 0);
+    }
+  }
+  // -1 unknown, else the result.
+  int get(std::uint32_t slot) const {
+    std::uint64_t bit = std::uint64_t{1} << (slot % 64);
+    if (!(known_[slot / 64] & bit)) return -1;
+    return (values_[slot / 64] & bit) ? 1 : 0;
+  }
+  void set(std::uint32_t slot, bool value) {
+    std::uint64_t bit = std::uint64_t{1} << (slot % 64);
+    known_[slot / 64] |= bit;
+    if (value)
+      values_[slot / 64] |= bit;
+    else
+      values_[slot / 64] &= ~bit;
+  }
+
+ private:
+  std::vector<std::uint64_t> known_;
+  std::vector<std::uint64_t> values_;
 };
 
 class Predicate {
@@ -70,7 +110,10 @@ class Predicate {
   Predicate() = default;
   explicit Predicate(PredicateNode root) : root_(std::move(root)) {}
   bool matches(const Event& event) const;
+  // With the memo of the event being applied (shared by every predicate evaluated on it).
+  bool matches(const Event& event, PredicateMemo* memo) const;
   const PredicateNode& root() const { return root_; }
+  PredicateNode& mutable_root() { return root_; }
   bool is_always() const { return root_.kind == PredicateNode::Kind::always; }
 
   // The eventType values an event must have for this predicate to hold; empty when any type may
@@ -83,5 +126,10 @@ class Predicate {
 
 // Evaluates one field operator on a value (exposed for tests).
 bool eval_field_op(const FieldOp& op, const FieldView& value);
+
+// Compiles the fast paths of a rule set's predicates: interns equals strings on Symbol fields, and
+// numbers the subtrees that occur more than once (outside any_target/all_targets, whose children
+// depend on the target) as memo slots. Returns the number of slots.
+std::uint32_t prepare_predicates(const std::vector<PredicateNode*>& roots);
 
 }  // namespace og::correlator

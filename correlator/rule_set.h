@@ -228,7 +228,8 @@ struct RuleSet {
   // Candidate detections per eventType, plus those that accept any type.
   std::unordered_map<Symbol, std::vector<std::uint32_t>> by_event_type;
   std::vector<std::uint32_t> any_event_type;
-  std::uint16_t key_slots = 0;  // distinct keys among the detections
+  std::uint16_t key_slots = 0;             // distinct keys among the detections
+  std::uint32_t predicate_memo_slots = 0;  // see prepare_predicates
   // Exceptions per detection / response (indexes into `exceptions`).
   std::vector<std::vector<std::uint32_t>> detection_exceptions;
   std::vector<std::vector<std::uint32_t>> response_exceptions;
