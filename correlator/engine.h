@@ -193,6 +193,7 @@ class Engine {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::vector<FieldRef>> route_keys_;  // one per distinct detection key of the rule set
   std::map<std::int32_t, EventTime> partitions_;
+  std::string route_key_, route_scratch_;  // push's buffers, kept so a long key is not allocated per event
 };
 
 }  // namespace og::correlator

@@ -28,6 +28,7 @@ struct Engine::Worker {
         batch.swap(queue);
         busy = true;
       }
+      space_cv.notify_all();
       for (Item& item : batch) {
         switch (item.kind) {
           case Item::Kind::event:
@@ -74,10 +75,14 @@ struct Engine::Worker {
     }
     cv.notify_one();
   }
-  void enqueue(std::vector<Item>& items) {
+  // From the routing thread only: it waits while the shard is far behind, so a fast producer does
+  // not grow the queue without bound (its memory, and the page faults to get it, cost more than the
+  // events' processing). Shards forwarding risk to each other use enqueue(Item), which never waits.
+  void enqueue(std::vector<Item>& items, std::size_t limit) {
     if (items.empty()) return;
     {
-      std::lock_guard lock(m);
+      std::unique_lock lock(m);
+      space_cv.wait(lock, [&] { return queue.size() < limit; });
       if (queue.empty())
         queue.swap(items);
       else
@@ -100,6 +105,7 @@ struct Engine::Worker {
   std::mutex m;
   std::condition_variable cv;
   std::condition_variable idle_cv;
+  std::condition_variable space_cv;
   std::vector<Item> queue;            // guarded by m
   bool busy = false;                  // guarded by m
   bool stop = false;                  // guarded by m
@@ -161,7 +167,7 @@ void Engine::dispatch(std::uint32_t shard) {
     item.time = t;
     w.staging.push_back(std::move(item));
   }
-  w.enqueue(w.staging);
+  w.enqueue(w.staging, std::max<std::size_t>(options_.queue_batch, 1) * 16);
 }
 
 void Engine::push(Event event, std::int32_t partition) {
@@ -171,7 +177,8 @@ void Engine::push(Event event, std::int32_t partition) {
   // The shards owning one of the event's key values; usually one or two.
   std::uint32_t targets[8];
   std::size_t count = 0;
-  std::string key, scratch;
+  std::string& key = route_key_;
+  std::string& scratch = route_scratch_;
   for (const std::vector<FieldRef>& fields : route_keys_) {
     key.clear();
     bool ok = true;
