@@ -259,10 +259,20 @@ std::vector<Decision> Engine::take_decisions() {
     std::move(w->decisions.begin(), w->decisions.end(), std::back_inserter(out));
     w->decisions.clear();
   }
-  std::stable_sort(out.begin(), out.end(), [](const Decision& a, const Decision& b) {
+  // Responses in the rule set's order (as one shard decides them), not by name: a policy that lists
+  // step-up before session clearing and suspension is carried out in that order.
+  auto position = [this](const std::string& response) {
+    for (std::size_t i = 0; i < rules_->responses.size(); ++i)
+      if (rules_->responses[i].id == response) return i;
+    return rules_->responses.size();
+  };
+  std::stable_sort(out.begin(), out.end(), [&](const Decision& a, const Decision& b) {
     if (a.time != b.time) return a.time < b.time;
     if (a.user.id != b.user.id) return a.user.id < b.user.id;
-    if (a.response != b.response) return a.response < b.response;
+    if (a.response != b.response) {
+      std::size_t pa = position(a.response), pb = position(b.response);
+      return pa != pb ? pa < pb : a.response < b.response;
+    }
     return a.ordinal < b.ordinal;
   });
   return out;
