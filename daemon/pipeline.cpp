@@ -183,6 +183,11 @@ struct Pipeline::Impl {
   std::shared_ptr<const correlator::RuleSet> pending_rules;
 
   // Worker thread only.
+  // Events that arrived after an event still waiting for its identity lookup: they wait behind it,
+  // so no later event moves the watermark past the parked one (it would then be applied late, out of
+  // order: an EDR alert after the sign-in it should precede).
+  std::deque<Item> held;
+  std::uint64_t lookups_out = 0;
   std::map<std::int32_t, EventTime> max_seen;
   std::multimap<EventTime, Pending> unacked;  // by event time: applied once the watermark passes
   std::vector<Pending> unsnapshotted;         // applied, acknowledged at the next snapshot
@@ -458,6 +463,7 @@ void Pipeline::Impl::admit(Item&& item) {
     std::lock_guard lock(mu);
     ++parked;
   }
+  ++lookups_out;
   auto shared = std::make_shared<Item>(std::move(item));
   identity->resolve(name, [this, shared](okta::LookupResult<std::string> answer) {
     if (answer) {
@@ -639,17 +645,26 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
       if (item.source == "unresolved") {
         unresolved.fetch_add(1, std::memory_order_relaxed);
         unresolved_total->inc();
+        --lookups_out;
         push(std::move(item));
       } else if (item.source == "resolved") {
         resolved.fetch_add(1, std::memory_order_relaxed);
+        --lookups_out;
         push(std::move(item));
       } else if (item.kafka && applied_offsets.contains(item.token.origin.topic.view(), item.token.origin.partition,
                                                         item.token.origin.offset)) {
         // Redelivered (restart, rebalance) but already in the correlator state: acknowledge only.
         if (item.acknowledger) item.acknowledger->ack(item.token);
         replay_skipped.fetch_add(1, std::memory_order_relaxed);
+      } else if (lookups_out > 0 || !held.empty()) {
+        held.push_back(std::move(item));
       } else {
         admit(std::move(item));
+      }
+      while (lookups_out == 0 && !held.empty()) {
+        Item next = std::move(held.front());
+        held.pop_front();
+        admit(std::move(next));
       }
     }
     bool had_events = !batch.empty();
