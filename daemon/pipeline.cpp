@@ -356,7 +356,8 @@ std::optional<std::string> Pipeline::Impl::start() {
   responses->add_audit_sink([this](std::string_view line) {
     std::string kind = audit_field(line, "kind");
     std::string to = audit_field(line, "to");
-    if (!kind.empty() && !to.empty()) actions->with({kind, to}).inc();
+    // Lines that keep the state (a revert scheduled or started) are no state change.
+    if (!kind.empty() && !to.empty() && audit_field(line, "from") != to) actions->with({kind, to}).inc();
   });
   responses->start();
 
