@@ -65,7 +65,7 @@ struct OktaConfig {
 struct RulesConfig {
   std::vector<std::string> paths;
   Duration allowed_lateness{120000};
-  int shards = 4;
+  int shards = 1;  // see docs/rules.md "Shards": more trade exact cross-key attribution for threads
   bool operator==(const RulesConfig&) const = default;
 };
 

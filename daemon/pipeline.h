@@ -72,7 +72,7 @@ struct PipelineOptions {
   // Wall time without new events after which everything buffered is applied (a quiet input would
   // otherwise hold its last events until traffic resumes; a later straggler is applied on arrival).
   std::chrono::milliseconds idle_release{120000};
-  std::uint32_t shards = 4;
+  std::uint32_t shards = 1;
 
   // Response engine.
   std::filesystem::path state_dir;
