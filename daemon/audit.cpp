@@ -116,4 +116,13 @@ void AuditLog::sync() {
   last_sync_ = std::chrono::steady_clock::now();
 }
 
+std::string audit_line_field(std::string_view line, std::string_view key) {
+  std::string needle = "\"" + std::string(key) + "\":\"";
+  auto at = line.find(needle);
+  if (at == std::string_view::npos) return {};
+  at += needle.size();
+  auto end = line.find('"', at);
+  return end == std::string_view::npos ? std::string() : std::string(line.substr(at, end - at));
+}
+
 }  // namespace og::daemon

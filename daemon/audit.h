@@ -28,6 +28,9 @@ std::string audit_action_line(const ActionRecord& r, std::string_view from, std:
                               std::int64_t ms);
 // A line for an engine event: {"ts":..,"event":"breaker_tripped","detail":..}.
 std::string audit_event_line(std::string_view event, std::string_view detail, std::int64_t ms);
+// The value of a plain-string field of one audit line ("kind", "to", "user_id"...: identifiers the
+// writer never escapes); empty when absent. For the line's consumers (metrics, the Kafka key).
+std::string audit_line_field(std::string_view line, std::string_view key);
 
 class AuditLog {
  public:

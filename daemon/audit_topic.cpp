@@ -2,19 +2,9 @@
 
 #include <fmt/core.h>
 
+#include "daemon/audit.h"
+
 namespace og::daemon {
-namespace {
-
-std::string json_string_field(std::string_view line, std::string_view key) {
-  std::string needle = fmt::format("\"{}\":\"", key);
-  auto at = line.find(needle);
-  if (at == std::string_view::npos) return {};
-  at += needle.size();
-  auto end = line.find('"', at);
-  return end == std::string_view::npos ? std::string() : std::string(line.substr(at, end - at));
-}
-
-}  // namespace
 
 AuditTopicProducer::AuditTopicProducer(Options options, LogSink log)
     : options_(std::move(options)), log_(std::move(log)) {}
@@ -67,7 +57,7 @@ AuditTopicProducer::~AuditTopicProducer() {
 void AuditTopicProducer::send(std::string_view line) {
   while (!line.empty() && line.back() == '\n')
     line.remove_suffix(1);
-  std::string key = json_string_field(line, "user_id");
+  std::string key = audit_line_field(line, "user_id");
   for (int attempt = 0;; ++attempt) {
     rd_kafka_resp_err_t err =
         rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC(options_.topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),

@@ -38,18 +38,6 @@ struct Item {
   bool kafka = false;  // token.origin is a Kafka (topic, partition, offset)
 };
 
-// Pulls `"key":"value"` out of one audit line; the audit writer escapes values, and the fields read
-// here (kind, to) are plain identifiers.
-std::string audit_field(std::string_view line, std::string_view key) {
-  std::string needle = fmt::format("\"{}\":\"", key);
-  auto at = line.find(needle);
-  if (at == std::string_view::npos) return {};
-  at += needle.size();
-  auto end = line.find('"', at);
-  if (end == std::string_view::npos) return {};
-  return std::string(line.substr(at, end - at));
-}
-
 ExceptionList to_exception_list(const std::vector<PipelineException>& list) {
   ExceptionList exceptions;
   for (const PipelineException& e : list) {
@@ -354,10 +342,10 @@ std::optional<std::string> Pipeline::Impl::start() {
                       });
   }
   responses->add_audit_sink([this](std::string_view line) {
-    std::string kind = audit_field(line, "kind");
-    std::string to = audit_field(line, "to");
+    std::string kind = audit_line_field(line, "kind");
+    std::string to = audit_line_field(line, "to");
     // Lines that keep the state (a revert scheduled or started) are no state change.
-    if (!kind.empty() && !to.empty() && audit_field(line, "from") != to) actions->with({kind, to}).inc();
+    if (!kind.empty() && !to.empty() && audit_line_field(line, "from") != to) actions->with({kind, to}).inc();
   });
   responses->start();
 

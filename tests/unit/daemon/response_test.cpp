@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "daemon/actions_cli.h"
+#include "daemon/audit.h"
 #include "daemon/response_testing.h"
 
 namespace og::test {
@@ -139,11 +140,21 @@ TEST_F(ResponseEngineTest, StateMachineJournalAndAudit) {
   // Every line is a JSON object on its own line.
   std::istringstream lines(audit);
   int n = 0;
+  std::vector<std::string> moves;
   for (std::string line; std::getline(lines, line); ++n) {
     EXPECT_EQ(line.front(), '{');
     EXPECT_EQ(line.back(), '}');
+    // What the metrics and the Kafka key read back from a line.
+    if (audit_line_field(line, "kind") == "suspend")
+      moves.push_back(audit_line_field(line, "user_id") + ":" + audit_line_field(line, "from") + ">" +
+                      audit_line_field(line, "to"));
   }
   EXPECT_GE(n, 4);
+  ASSERT_GE(moves.size(), 3u);
+  EXPECT_EQ(moves[0], "00u1:>decided");
+  EXPECT_EQ(moves[1], "00u1:decided>sending");
+  EXPECT_EQ(moves[2], "00u1:sending>done");
+  EXPECT_EQ(audit_line_field(R"({"kind":"suspend"})", "to"), "");
 }
 
 TEST_F(ResponseEngineTest, JournaledBeforeTheCallbackReleasesOffsets) {
