@@ -164,6 +164,24 @@ KafkaSource::Binding* KafkaSource::binding_for(correlator::Symbol topic) {
   return it == bindings_.end() ? nullptr : &it->second;
 }
 
+std::vector<KafkaSource::PartitionLag> KafkaSource::lag() const {
+  std::vector<PartitionLag> out;
+  rd_kafka_topic_partition_list_t* assigned = nullptr;
+  if (!consumer_ || rd_kafka_assignment(consumer_, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || !assigned) return out;
+  rd_kafka_position(consumer_, assigned);
+  for (int i = 0; i < assigned->cnt; ++i) {
+    const rd_kafka_topic_partition_t& p = assigned->elems[i];
+    std::int64_t low = 0, high = 0;
+    if (rd_kafka_get_watermark_offsets(consumer_, p.topic, p.partition, &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0)
+      continue;
+    std::int64_t position = p.offset >= 0 ? p.offset : low;  // nothing fetched yet: from the start
+    out.push_back(PartitionLag{p.topic, p.partition, std::max<std::int64_t>(0, high - position)});
+  }
+  rd_kafka_topic_partition_list_destroy(assigned);
+  return out;
+}
+
 void KafkaSource::ack(const AckToken& token) {
   std::lock_guard lock(ack_mutex_);
   ack_queue_.push_back(token);

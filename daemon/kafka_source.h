@@ -63,6 +63,15 @@ class KafkaSource final : public Source {
   std::uint64_t rebalances() const { return rebalances_.load(); }
   std::size_t assigned_partitions() const { return assigned_count_.load(); }
 
+  struct PartitionLag {
+    std::string topic;
+    std::int32_t partition = 0;
+    std::int64_t lag = 0;  // the partition's high watermark minus this consumer's fetch position
+  };
+  // For every assigned partition whose high watermark librdkafka has seen in a fetch response; no
+  // broker round trip, safe from any thread while the source exists.
+  std::vector<PartitionLag> lag() const;
+
   // librdkafka's own log lines, from its threads.
   void log_librdkafka(LogLevel level, std::string message) const;
 

@@ -395,6 +395,13 @@ std::optional<std::string> Pipeline::Impl::start() {
       std::size_t n = kafka->assigned_partitions();
       return CheckResult{n > 0, n > 0 ? "" : "no partitions assigned yet"};
     });
+    metrics.collector("oktaguard_kafka_consumer_lag", "Messages behind the partition's high watermark",
+                      MetricType::gauge, {"topic", "partition"}, [kafka] {
+                        std::vector<Sample> out;
+                        for (const KafkaSource::PartitionLag& l : kafka->lag())
+                          out.push_back({{l.topic, std::to_string(l.partition)}, static_cast<double>(l.lag)});
+                        return out;
+                      });
     metrics.collector("oktaguard_kafka_assigned_partitions", "Partitions this consumer owns now", MetricType::gauge, {},
                       [kafka] {
                         return std::vector<Sample>{{{}, static_cast<double>(kafka->assigned_partitions())}};

@@ -538,6 +538,10 @@ TEST_F(DaemonE2E, AttacksGetExactlyTheirWriteBacksAndBadMessagesAreDeadLettered)
       {series("oktaguard_actions_total", {{"kind", "suspend"}, {"outcome", "reverted"}}), 3},
       {series("oktaguard_actions_total", {{"kind", "unsuspend"}, {"outcome", "done"}}), 3},
       {series("oktaguard_actions_total", {{"kind", "notify"}, {"outcome", "done"}}), 7},
+      // Everything produced was read.
+      {series("oktaguard_kafka_consumer_lag", {{"topic", okta_topic_}, {"partition", "0"}}), 0},
+      {series("oktaguard_kafka_consumer_lag", {{"topic", edr_topic_}, {"partition", "0"}}), 0},
+      {"oktaguard_kafka_assigned_partitions", 2},
   };
   std::string m;
   poll_until(
