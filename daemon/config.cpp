@@ -449,7 +449,7 @@ void read_okta(Reader& r, const YAML::Node& n, OktaConfig& o) {
 }
 
 void read_rules(Reader& r, const YAML::Node& n, RulesConfig& c) {
-  if (!r.map(n, "rules", {"paths", "allowed_lateness", "shards"})) return;
+  if (!r.map(n, "rules", {"paths", "allowed_lateness", "shards", "snapshot_interval"})) return;
   if (YAML::Node p = n["paths"]) {
     c.paths = r.string_list(p, "rules.paths");
     if (p.IsSequence() && p.size() == 0) r.error(p, "rules.paths", "'rules.paths' must list at least one path");
@@ -460,6 +460,13 @@ void read_rules(Reader& r, const YAML::Node& n, RulesConfig& c) {
     if (auto d = r.duration(l, "rules.allowed_lateness")) c.allowed_lateness = *d;
   if (YAML::Node s = n["shards"])
     if (auto v = r.integer(s, "rules.shards", 1, 256)) c.shards = static_cast<int>(*v);
+  if (YAML::Node i = n["snapshot_interval"])
+    if (auto d = r.duration(i, "rules.snapshot_interval")) {
+      if (*d < std::chrono::seconds(1))
+        r.error(i, "rules.snapshot_interval", "'rules.snapshot_interval' must be at least 1s");
+      else
+        c.snapshot_interval = *d;
+    }
 }
 
 std::optional<std::chrono::sys_seconds> parse_expiry(std::string_view s) {

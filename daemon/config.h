@@ -65,6 +65,8 @@ struct OktaConfig {
 struct RulesConfig {
   std::vector<std::string> paths;
   Duration allowed_lateness{120000};
+  // How often the correlator state is written (and, with it, Kafka offsets stored).
+  Duration snapshot_interval{30000};
   int shards = 1;  // see docs/rules.md "Shards": more trade exact cross-key attribution for threads
   bool operator==(const RulesConfig&) const = default;
 };

@@ -57,6 +57,7 @@ PipelineOptions pipeline_options(const Config& c, std::shared_ptr<const correlat
   }
   o.rules = std::move(rules);
   o.lateness = c.rules.allowed_lateness;
+  o.snapshot_interval = std::chrono::duration_cast<std::chrono::milliseconds>(c.rules.snapshot_interval);
   o.idle_release = std::max(std::chrono::milliseconds(1000),
                             std::chrono::duration_cast<std::chrono::milliseconds>(c.rules.allowed_lateness));
   o.shards = static_cast<std::uint32_t>(std::max(1, c.rules.shards));
@@ -168,6 +169,8 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
     if (!(running_response == new_response)) ignored.push_back("response (other than exceptions)");
     if (fresh.config->rules.allowed_lateness != config.rules.allowed_lateness)
       ignored.push_back("rules.allowed_lateness");
+    if (fresh.config->rules.snapshot_interval != config.rules.snapshot_interval)
+      ignored.push_back("rules.snapshot_interval");
     correlator::LoadResult r = correlator::load_rules(
         std::vector<std::filesystem::path>(fresh.config->rules.paths.begin(), fresh.config->rules.paths.end()));
     if (!r.ok()) {

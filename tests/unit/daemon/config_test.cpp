@@ -86,6 +86,7 @@ TEST_F(ConfigTest, TheShippedExampleLoads) {
   EXPECT_EQ(c.okta.auth, og::daemon::OktaConfig::Auth::private_key_jwt);
   EXPECT_EQ(c.okta.private_key.path, (dir_ / "okta-private-key").string());
   EXPECT_EQ(c.rules.allowed_lateness, std::chrono::minutes(2));
+  EXPECT_EQ(c.rules.snapshot_interval, std::chrono::seconds(30));
   EXPECT_EQ(c.response.breaker_window, std::chrono::minutes(5));
   EXPECT_EQ(c.response.retention, std::chrono::hours(24 * 90));
   ASSERT_EQ(c.response.exception_logins.size(), 2u);
@@ -101,6 +102,17 @@ TEST_F(ConfigTest, MinimalConfigGetsSafeDefaults) {
   EXPECT_EQ(r.config->ops_listen, "127.0.0.1:9464");
   EXPECT_EQ(r.config->okta.token.path, token_file_);
   EXPECT_FALSE(r.config->has_kafka);
+  EXPECT_EQ(r.config->rules.shards, 1);
+  EXPECT_EQ(r.config->rules.snapshot_interval, std::chrono::seconds(30));
+}
+
+TEST_F(ConfigTest, SnapshotIntervalIsADurationOfAtLeastOneSecond) {
+  auto ok = load(minimal() + "  snapshot_interval: 5m\n");
+  ASSERT_TRUE(ok.config) << og::correlator::render_text(ok.diagnostics);
+  EXPECT_EQ(ok.config->rules.snapshot_interval, std::chrono::minutes(5));
+  auto tiny = load(minimal() + "  snapshot_interval: 10ms\n");
+  ASSERT_FALSE(tiny.config);
+  EXPECT_NE(og::correlator::render_text(tiny.diagnostics).find("rules.snapshot_interval"), std::string::npos);
 }
 
 TEST_F(ConfigTest, EveryProblemIsReportedWithFileLineAndColumn) {
