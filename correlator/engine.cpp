@@ -878,6 +878,10 @@ void Shard::observe(std::int32_t partition, EventTime time) {
   a.advance(impl_->buffer.released());
 }
 
+EventTime Shard::released() const {
+  return impl_->buffer.released();
+}
+
 void Shard::remove_partition(std::int32_t partition) {
   ShardAccess a{*this, *impl_};
   impl_->buffer.remove_partition(partition);

@@ -119,6 +119,8 @@ class Shard {
   std::optional<Explanation> explain(const std::string& user) const;
   ShardMetrics metrics() const;
   EventTime now() const { return now_; }
+  // Every event older than this has been applied (in order, or at once when it came late).
+  EventTime released() const;
   const RuleSet& rules() const { return *rules_; }
 
   // Swaps the rule set; state of detections and responses whose definition is unchanged is kept.
@@ -171,6 +173,10 @@ class Engine {
   void flush();
   // Waits until the queues are empty (without flushing the reorder buffers).
   void sync();
+  // The partition stops holding the watermarks back (revoked, or idle); its next event adds it again.
+  void remove_partition(std::int32_t partition);
+  // The oldest released watermark over the shards (after a sync): every event older has been applied.
+  EventTime released();
 
   std::vector<Detection> take_detections();
   std::vector<Decision> take_decisions();

@@ -218,6 +218,22 @@ void Engine::sync() {
   }
 }
 
+void Engine::remove_partition(std::int32_t partition) {
+  partitions_.erase(partition);
+  for (auto& w : workers_) {
+    Worker::Item item;
+    item.kind = Worker::Item::Kind::remove_partition;
+    item.partition = partition;
+    w->enqueue(std::move(item));
+  }
+}
+
+EventTime Engine::released() {
+  EventTime oldest = EventTime::max();
+  on_all([&](Worker& w) { oldest = std::min(oldest, w.shard.released()); });
+  return oldest;
+}
+
 void Engine::flush() {
   sync();
   for (auto& w : workers_) {

@@ -316,8 +316,10 @@ bool Shard::restore(std::string_view blob, Diagnostics& diagnostics) {
     impl_->responses.insert_or_assign(k, v);
   now_ = std::max(now_, from_ms(now));
   impl_->buffer.set_released(std::max(impl_->buffer.released(), from_ms(released)));
-  for (const auto& [p, t] : parts)
-    impl_->buffer.observe(p, from_ms(t));
+  // Partition progress is not restored: partition numbers belong to one run (the daemon numbers
+  // Kafka partitions as they first deliver), and a stale entry would hold the watermark forever.
+  // The released watermark carries the progress that matters.
+  (void)parts;
   if (kept < ndet) {
     diagnostics.warning("snapshot", 0, 0, "",
                         fmt::format("state of {} changed or removed detection(s) was dropped", ndet - kept));

@@ -28,6 +28,16 @@ boost::system::result<std::unique_ptr<AuditTopicProducer>, std::string> AuditTop
   rd_kafka_conf_set(conf, "enable.idempotence", "true", error, sizeof error);
   rd_kafka_conf_set_opaque(conf, self.get());
   rd_kafka_conf_set_dr_msg_cb(conf, &AuditTopicProducer::on_delivery);
+  // librdkafka's own lines go through the daemon's logger (JSON, secrets masked), not raw stderr.
+  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+    auto* owner = static_cast<AuditTopicProducer*>(rd_kafka_opaque(rk));
+    if (!owner || !owner->log_) return;
+    LogLevel l = level <= 3   ? LogLevel::error
+                 : level <= 4 ? LogLevel::warn
+                 : level <= 6 ? LogLevel::info
+                              : LogLevel::debug;
+    owner->log_(l, fmt::format("audit topic librdkafka {}: {}", facility, message));
+  });
   self->producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
   if (!self->producer_) {
     rd_kafka_conf_destroy(conf);
@@ -45,7 +55,7 @@ AuditTopicProducer::~AuditTopicProducer() {
   poller_.request_stop();
   if (poller_.joinable()) poller_.join();
   if (!producer_) return;
-  if (rd_kafka_flush(producer_, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (rd_kafka_flush(producer_, 2000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     int left = rd_kafka_outq_len(producer_);
     failed_ += static_cast<std::uint64_t>(left);
     if (log_)

@@ -27,7 +27,7 @@ class AuditTopicProducer {
   };
 
   static boost::system::result<std::unique_ptr<AuditTopicProducer>, std::string> create(Options options, LogSink log);
-  ~AuditTopicProducer();  // waits up to 5 s for outstanding deliveries
+  ~AuditTopicProducer();  // waits up to 2 s for outstanding deliveries (inside the 10 s stop budget)
   AuditTopicProducer(const AuditTopicProducer&) = delete;
   AuditTopicProducer& operator=(const AuditTopicProducer&) = delete;
 

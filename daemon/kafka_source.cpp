@@ -175,8 +175,11 @@ std::vector<KafkaSource::PartitionLag> KafkaSource::lag() const {
     if (rd_kafka_get_watermark_offsets(consumer_, p.topic, p.partition, &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
         high < 0)
       continue;
-    std::int64_t position = p.offset >= 0 ? p.offset : low;  // nothing fetched yet: from the start
-    out.push_back(PartitionLag{p.topic, p.partition, std::max<std::int64_t>(0, high - position)});
+    // No position until a message was returned here (just assigned, or idle): the lag is unknown,
+    // and high - low would report the whole retained partition.
+    if (p.offset < 0) continue;
+    (void)low;
+    out.push_back(PartitionLag{p.topic, p.partition, std::max<std::int64_t>(0, high - p.offset)});
   }
   rd_kafka_topic_partition_list_destroy(assigned);
   return out;

@@ -176,7 +176,10 @@ struct Pipeline::Impl {
   // order: an EDR alert after the sign-in it should precede).
   std::deque<Item> held;
   std::uint64_t lookups_out = 0;
-  std::map<std::int32_t, EventTime> max_seen;
+  // Wall time of each partition's last event: a partition quiet for idle_release stops holding the
+  // watermark back (a rarely used alert topic, a partition another member now owns).
+  std::map<std::int32_t, std::chrono::steady_clock::time_point> partition_last_event;
+  std::chrono::steady_clock::time_point batch_wall = std::chrono::steady_clock::now();
   std::multimap<EventTime, Pending> unacked;  // by event time: applied once the watermark passes
   std::vector<Pending> unsnapshotted;         // applied, acknowledged at the next snapshot
   std::chrono::steady_clock::time_point last_snapshot = std::chrono::steady_clock::now();
@@ -474,8 +477,7 @@ void Pipeline::Impl::admit(Item&& item) {
 }
 
 void Pipeline::Impl::push(Item&& item) {
-  auto [it, inserted] = max_seen.try_emplace(item.partition, item.event.published);
-  if (!inserted && item.event.published > it->second) it->second = item.event.published;
+  partition_last_event[item.partition] = batch_wall;
   unacked.emplace(item.event.published, Pending{item.token, item.acknowledger, item.kafka});
   engine->push(std::move(item.event), item.partition);
   events.fetch_add(1, std::memory_order_relaxed);
@@ -517,11 +519,9 @@ bool Pipeline::Impl::submit_decisions(const std::vector<correlator::Decision>& l
 void Pipeline::Impl::ack_applied(bool everything) {
   auto end = unacked.end();
   if (!everything) {
-    if (max_seen.empty()) return;
-    EventTime w = EventTime::max();
-    for (const auto& [p, t] : max_seen)
-      w = std::min(w, t - options.lateness);
-    end = unacked.lower_bound(w);
+    // What the engine has applied, not what the pipeline would compute: acknowledging an event the
+    // reorder buffer still holds would let a snapshot claim it.
+    end = unacked.lower_bound(engine->released());
   }
   std::vector<Pending> now;
   std::vector<Pending>& into = options.snapshots ? unsnapshotted : now;
@@ -547,9 +547,10 @@ bool Pipeline::Impl::snapshot_due(bool force) const {
 // On the worker thread, between batches: the shards are idle, so their blobs describe one instant.
 void Pipeline::Impl::write_snapshot() {
   last_snapshot = std::chrono::steady_clock::now();
+  AppliedOffsets applied = applied_offsets;  // takes effect only once the file holds it
   for (const Pending& p : unsnapshotted)
-    if (p.kafka) applied_offsets.add(p.token.origin.topic.view(), p.token.origin.partition, p.token.origin.offset);
-  std::vector<std::string> blobs{applied_offsets.serialize()};
+    if (p.kafka) applied.add(p.token.origin.topic.view(), p.token.origin.partition, p.token.origin.offset);
+  std::vector<std::string> blobs{applied.serialize()};
   for (std::string& shard : engine->snapshot())
     blobs.push_back(std::move(shard));
   std::size_t bytes = 0;
@@ -561,6 +562,7 @@ void Pipeline::Impl::write_snapshot() {
     log(LogLevel::error, "pipeline", "writing the correlator snapshot failed: " + saved.error());
     return;
   }
+  applied_offsets = std::move(applied);
   snapshots.fetch_add(1, std::memory_order_relaxed);
   snapshot_bytes.store(bytes);
   snapshot_unix_ms.store(
@@ -631,6 +633,7 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
                 inbox.empty() && !flushed_at_eof;
       reload = std::move(pending_rules);
     }
+    batch_wall = std::chrono::steady_clock::now();
     heartbeat_ms.store(std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now().time_since_epoch()).count());
     if (reload) {
       correlator::ReloadReport report = engine->reload(reload);
@@ -670,6 +673,15 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
     // A quiet input must not hold its last events (and what they complete) in the reorder buffer
     // until traffic resumes: after `idle_release` without events everything buffered is applied.
     bool idle_release = !had_events && !unacked.empty() && wall - last_event_wall >= options.idle_release;
+    if (partition_last_event.size() > 1)
+      for (auto it = partition_last_event.begin(); it != partition_last_event.end();) {
+        if (wall - it->second < options.idle_release) {
+          ++it;
+          continue;
+        }
+        engine->remove_partition(it->first);
+        it = partition_last_event.erase(it);
+      }
     if (!had_events && !drain_now && !eof_now && !idle_release) {
       if (snapshot_due(false) && !unsnapshotted.empty()) write_snapshot();
       continue;
@@ -706,7 +718,9 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
       ack_applied(everything);
     }
     tracked_keys.store(engine->metrics().tracked_keys);
-    if (snapshot_due(everything)) write_snapshot();
+    // A snapshot after decisions that never reached the journal would hold state whose decisions
+    // are lost; without one, the unacknowledged events are redelivered and decided again.
+    if (journaled && snapshot_due(everything)) write_snapshot();
     waiting_for_ack.store(unacked.size() + unsnapshotted.size());
     if (eof_now) {
       flushed_at_eof = true;

@@ -68,7 +68,8 @@ PipelineOptions pipeline_options(const Config& c, std::shared_ptr<const correlat
   o.cooldown = std::chrono::duration_cast<std::chrono::seconds>(c.response.cooldown);
   o.kill_switch_file = c.response.kill_switch_file;
   o.audit_file = c.response.audit_file;
-  o.retention = std::chrono::duration_cast<std::chrono::hours>(c.response.retention);
+  // Rounded up: a retention shorter than the rows' use would prune idempotency keys too early.
+  o.retention = std::chrono::ceil<std::chrono::hours>(c.response.retention);
   auto add = [&](const std::vector<ExceptionEntry>& list, PipelineException::Type type) {
     for (const ExceptionEntry& e : list) {
       PipelineException p{type, e.value, std::nullopt, e.reason};
@@ -179,7 +180,17 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
       notifier.ready("running");
       return;
     }
+    // The sources' parsers extract the extra fields the running rules named, by position: rules
+    // that name other extra fields need parsers built for them, that is a restart.
+    if (rules && r.rules->fields.extra_json_pointers() != rules->fields.extra_json_pointers()) {
+      log.error("run",
+                "rule reload needs a restart: the new rules read other event fields than the running ones; "
+                "keeping the running rules and configuration");
+      notifier.ready("running");
+      return;
+    }
     if (pipeline) {
+      // `rules` (the set the sources started with) stays alive: the parsers read its field table.
       pipeline->reload_rules(r.rules);
       pipeline->set_exceptions(pipeline_options(*fresh.config, r.rules, once).exceptions);
     }
@@ -307,7 +318,8 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
         return RunResult::ok();
       },
       [&] {
-        if (pipeline) pipeline->stop();
+        // Within the 10 s stop deadline: Kafka drain, consumer close, then 3 s for actions in flight.
+        if (pipeline) pipeline->stop(std::chrono::milliseconds(3000));
         return RunResult::ok();
       });
   app.add_step(
