@@ -241,5 +241,37 @@ responses:
   EXPECT_EQ(summary(two.take_decisions()), expect);
 }
 
+// A partition that went quiet holds every shard's watermark at its last event; removing it (the
+// daemon does so after idle_release) lets the rest be applied, and `released()` says how far.
+TEST(EngineState, RemovingAQuietPartitionReleasesTheOthers) {
+  auto rules = load_ok(R"(detections:
+  - id: bf
+    where: { eventType: user.session.start, outcome.result: FAILURE }
+    threshold: { count: 3, within: 10m }
+    risk: 30
+)");
+  EngineOptions options;
+  options.shards = 2;
+  options.lateness = std::chrono::minutes(1);
+  Engine engine(rules, options);
+  auto failure = [](EventTime t) {
+    Event e = make_event("user.session.start", "u1", t);
+    e.outcome_result = Symbol::intern("FAILURE");
+    return e;
+  };
+  engine.push(make_event("edr.alert", "u9", at(std::chrono::minutes(0))), 7);  // the quiet partition
+  engine.sync();  // every shard now knows partition 7's progress
+  for (int m = 1; m <= 30; m += 2)
+    engine.push(failure(at(std::chrono::minutes(m))), 1);
+  engine.sync();
+  EXPECT_TRUE(engine.take_detections().empty()) << "held back by partition 7";
+  EXPECT_LT(engine.released(), at(std::chrono::minutes(1)));
+  engine.remove_partition(7);
+  engine.sync();
+  EXPECT_FALSE(engine.take_detections().empty());
+  EXPECT_GE(engine.released(), at(std::chrono::minutes(28)));
+  EXPECT_LT(engine.released(), at(std::chrono::minutes(30))) << "the lateness still applies to partition 1";
+}
+
 }  // namespace
 }  // namespace og::test
