@@ -622,15 +622,18 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
     std::shared_ptr<const correlator::RuleSet> reload;
     {
       std::unique_lock lock(mu);
-      cv.wait_for(lock, Millis(50), [&] { return !inbox.empty() || !resolved_items.empty() || drain; });
-      batch.swap(inbox);
+      const bool held_full = held.size() >= options.queue_capacity;
+      cv.wait_for(lock, Millis(50), [&] { return (!inbox.empty() && !held_full) || !resolved_items.empty() || drain; });
+      // While events wait behind an identity lookup, the inbox stays put once `held` is full: the
+      // sources then feel the backpressure instead of the worker buffering without bound.
+      if (!held_full) batch.swap(inbox);
       for (Item& i : resolved_items)
         batch.push_back(std::move(i));
       resolved_items.clear();
       cv.notify_all();  // room in the inbox again
       drain_now = drain;
       eof_now = options.exit_at_eof && !options.files.empty() && files_running == 0 && parked == 0 && batch.empty() &&
-                inbox.empty() && !flushed_at_eof;
+                inbox.empty() && held.empty() && !flushed_at_eof;
       reload = std::move(pending_rules);
     }
     batch_wall = std::chrono::steady_clock::now();
