@@ -344,7 +344,7 @@ class DaemonE2E : public ::testing::Test {
 
   // `lateness`: rules.allowed_lateness, which also sets how long a quiet input waits before its
   // buffered events are applied (and the applied ones snapshotted and acknowledged).
-  fs::path write_config(std::string_view lateness = {}, int shards = 2) {
+  fs::path write_config(std::string_view lateness = {}, int shards = 1) {
     std::string mapping = read_file(kRules / "mappings/edr-detection.mapping.yaml");
     mapping = mapping.substr(mapping.find("mapping:\n") + 9);
     std::string indented;
