@@ -62,6 +62,7 @@ IngestResult Ingestor::ingest(std::string_view payload, const correlator::Source
   if (dedupe_ && dedupe_->seen_before(*parsed)) {
     counters_.duplicates.fetch_add(1, std::memory_order_relaxed);
     result.kind = IngestResult::Kind::duplicate;
+    result.event = std::move(*parsed);  // its time tells a sink when the original is durable
     return result;
   }
   counters_.events.fetch_add(1, std::memory_order_relaxed);

@@ -293,7 +293,7 @@ void KafkaSource::handle(rd_kafka_message_t* message) {
       }
       return;
     case IngestResult::Kind::duplicate:
-      apply_ack(*token);
+      if (!sink_.take_duplicate(std::move(result.event), *token)) apply_ack(*token);
       return;
     case IngestResult::Kind::rejected:
       if (!dead_letter_) {

@@ -35,7 +35,8 @@ struct Item {
   Acknowledger* acknowledger = nullptr;
   std::int32_t partition = 0;  // dense, per file or per Kafka (topic, partition)
   std::string source;
-  bool kafka = false;  // token.origin is a Kafka (topic, partition, offset)
+  bool kafka = false;      // token.origin is a Kafka (topic, partition, offset)
+  bool duplicate = false;  // a redelivered copy: acknowledged with the original, never applied
 };
 
 ExceptionList to_exception_list(const std::vector<PipelineException>& list) {
@@ -83,6 +84,10 @@ struct Pipeline::Impl {
       }
       return impl_.enqueue(std::move(event), token, acknowledger_, partition, per_kafka_partition_);
     }
+    bool take_duplicate(Event&& event, const AckToken& token) override {
+      impl_.enqueue_duplicate(std::move(event), token, acknowledger_, per_kafka_partition_);
+      return true;
+    }
     Acknowledger* acknowledger_ = nullptr;
 
    private:
@@ -114,6 +119,15 @@ struct Pipeline::Impl {
     inbox.push_back(Item{std::move(event), token, acknowledger, partition, {}, kafka});
     cv.notify_one();
     return true;
+  }
+
+  // Duplicates are few and never applied: past the capacity too, so the source never holds them.
+  void enqueue_duplicate(Event&& event, const AckToken& token, Acknowledger* acknowledger, bool kafka) {
+    std::lock_guard lock(mu);
+    Item item{std::move(event), token, acknowledger, 0, {}, kafka};
+    item.duplicate = true;
+    inbox.push_back(std::move(item));
+    cv.notify_one();
   }
 
   void requeue_resolved(Item&& item) {
@@ -658,6 +672,9 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
         // Redelivered (restart, rebalance) but already in the correlator state: acknowledge only.
         if (item.acknowledger) item.acknowledger->ack(item.token);
         replay_skipped.fetch_add(1, std::memory_order_relaxed);
+      } else if (item.duplicate) {
+        // Its original is applied (or waits) under the same event time: acknowledged together.
+        unacked.emplace(item.event.published, Pending{item.token, item.acknowledger, item.kafka});
       } else if (lookups_out > 0 || !held.empty()) {
         held.push_back(std::move(item));
       } else {

@@ -42,6 +42,14 @@ class EventSink {
   // downstream queue is full; the source then applies backpressure and offers it again later.
   // The event must be acknowledged with `token` once fully applied downstream.
   virtual bool offer(correlator::Event&& event, const AckToken& token) = 0;
+  // A redelivered duplicate (not to be applied). A sink whose acknowledgements wait for durability
+  // takes it and acknowledges it no sooner than the original it repeats, so the source's offset
+  // never passes an original that is not yet durable; false: the source acknowledges it at once.
+  virtual bool take_duplicate(correlator::Event&& event, const AckToken& token) {
+    (void)event;
+    (void)token;
+    return false;
+  }
 };
 
 // Receives acknowledgements. Thread-safe: the pipeline acks from any thread.
