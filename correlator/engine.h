@@ -175,6 +175,10 @@ class Engine {
   void sync();
   // The partition stops holding the watermarks back (revoked, or idle); its next event adds it again.
   void remove_partition(std::int32_t partition);
+  // Announces a partition before its first event, so it holds the watermarks back from the start
+  // (inputs known up front, such as replay files, then apply in event-time order whatever order
+  // they are read in). Reaches the shards with the next batch or sync().
+  void observe(std::int32_t partition, EventTime time);
   // The oldest released watermark over the shards (after a sync): every event older has been applied.
   EventTime released();
 

@@ -218,6 +218,11 @@ void Engine::sync() {
   }
 }
 
+void Engine::observe(std::int32_t partition, EventTime time) {
+  auto [it, inserted] = partitions_.try_emplace(partition, time);
+  if (!inserted && time > it->second) it->second = time;
+}
+
 void Engine::remove_partition(std::int32_t partition) {
   partitions_.erase(partition);
   for (auto& w : workers_) {

@@ -395,6 +395,11 @@ std::optional<std::string> Pipeline::Impl::start() {
     sinks.push_back(std::move(sink));
   }
   files_running = options.files.size();
+  // Every file holds the watermark from the start: a file read slower than the others must not find
+  // its events already overtaken (late). The end of the input flushes, so nothing waits for long.
+  for (std::int32_t p = 0; p < static_cast<std::int32_t>(options.files.size()); ++p)
+    engine->observe(p, EventTime{});
+  if (!options.files.empty()) engine->sync();
   if (options.kafka) {
     auto sink = std::make_unique<Sink>(*this, 1000, true);
     KafkaSourceConfig kc;
