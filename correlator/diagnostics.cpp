@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "correlator/json_text.h"
+
 namespace og::correlator {
 
 std::string_view to_string(Severity severity) {
@@ -60,39 +62,6 @@ std::string render_text(const Diagnostics& ds) {
   }
   return out;
 }
-
-namespace {
-
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20)
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        else
-          out.push_back(static_cast<char>(c));
-    }
-  }
-  out.push_back('"');
-}
-
-}  // namespace
 
 std::string render_json(const Diagnostics& ds) {
   std::string out = "[";

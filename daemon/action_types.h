@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "correlator/json_text.h"
+
 namespace og::daemon {
 
 enum class ActionKind : std::uint8_t {
@@ -122,8 +124,7 @@ class SystemWallClock final : public WallClock {
 std::int64_t to_ms(TimePoint t);
 TimePoint from_ms(std::int64_t ms);
 
-// JSON string escaping shared by the journal and the audit writer.
-void append_json_string(std::string& out, std::string_view text);
+using correlator::append_json_string;
 std::string json_string_array(const std::vector<std::string>& values);
 
 }  // namespace og::daemon

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "correlator/engine.h"
+#include "correlator/json_text.h"
 #include "correlator/parse.h"
 #include "correlator/rule_set.h"
 
@@ -52,7 +53,7 @@ ParsedEvents parse_records(const std::vector<RecordText>& records, const correla
 void sort_by_event_time(std::vector<correlator::Event>& events);
 
 std::string format_time(correlator::EventTime t);  // 2024-01-01T00:00:00.000Z
-std::string json_quote(std::string_view s);
+using correlator::json_quote;
 std::string_view action_params(const correlator::Decision& d, std::string& scratch);  // "group=Step-up MFA ttl=24h"
 
 }  // namespace og::daemon
