@@ -739,6 +739,22 @@ TEST_F(DaemonE2E, SighupWithABrokenRuleFileKeepsTheRunningRules) {
   daemon->signal(SIGHUP);
   EXPECT_TRUE(daemon->wait_output("rules reloaded", seconds(10), mark)) << daemon->output().substr(mark);
 
+  // Valid rules that read an event field the running parsers do not extract: refused until a restart.
+  write_file(rules_ / "96-new-field.yml",
+             "detections:\n"
+             "  - id: e2e.new_field\n"
+             "    title: reads a field no running rule reads\n"
+             "    severity: low\n"
+             "    where: { debugContext.debugData.requestId: { exists: true } }\n"
+             "    key: actor.id\n"
+             "    risk: 1\n");
+  mark = daemon->output().size();
+  daemon->signal(SIGHUP);
+  EXPECT_TRUE(daemon->wait_output("rule reload needs a restart", seconds(10), mark)) << daemon->output().substr(mark);
+  EXPECT_TRUE(daemon->running());
+  EXPECT_EQ(daemon->get("/readyz").first, 200u);
+  fs::remove(rules_ / "96-new-field.yml");
+
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait_exit(seconds(10)), std::optional<int>(0)) << daemon->output();
   auto all = emulator_writes(*emulator_);
