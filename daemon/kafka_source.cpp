@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -76,7 +77,7 @@ boost::system::result<std::unique_ptr<KafkaSource>, std::string> KafkaSource::cr
   std::map<std::string, std::string> properties = {{"enable.auto.commit", "true"},
                                                    {"auto.offset.reset", "earliest"},
                                                    {"partition.assignment.strategy", "range,roundrobin"},
-                                                   {"enable.partition.eof", "false"}};
+                                                   {"enable.partition.eof", "true"}};
   for (const auto& [key, value] : c.properties)
     properties[key] = value;
   properties["enable.auto.offset.store"] = "false";
@@ -260,8 +261,19 @@ void KafkaSource::service() {
 }
 
 void KafkaSource::handle(rd_kafka_message_t* message) {
+  if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    if (message->rkt == nullptr) return;
+    auto topic = correlator::Symbol::intern(rd_kafka_topic_name(message->rkt));
+    // Events of the partition still held back by backpressure have not reached the sink yet, so
+    // the sink must not hear that the partition has nothing more.
+    bool holding = std::any_of(held_.begin(), held_.end(), [&](const Held& h) {
+      return h.token.origin.topic == topic && h.token.origin.partition == message->partition;
+    });
+    if (!holding) sink_.partition_caught_up(topic, message->partition);
+    return;
+  }
   if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && log_limiter_.admit("consume-error").log) {
+    if (log_limiter_.admit("consume-error").log) {
       log(LogLevel::warn, fmt::format("kafka source: consume: {}", rd_kafka_message_errstr(message)));
     }
     return;
@@ -367,8 +379,11 @@ void KafkaSource::wait_for_acks(const std::vector<TopicPartition>& partitions,
 }
 
 void KafkaSource::on_assign(rd_kafka_topic_partition_list_t* partitions, bool cooperative) {
-  for (int i = 0; i < partitions->cnt; ++i)
-    tracker_.assign(to_tp(partitions->elems[i]));
+  for (int i = 0; i < partitions->cnt; ++i) {
+    TopicPartition tp = to_tp(partitions->elems[i]);
+    tracker_.assign(tp);
+    sink_.partition_assigned(tp.topic, tp.partition);
+  }
   if (cooperative) {
     if (rd_kafka_error_t* error = rd_kafka_incremental_assign(consumer_, partitions)) {
       log(LogLevel::error, fmt::format("kafka source: incremental_assign: {}", rd_kafka_error_string(error)));
@@ -412,6 +427,7 @@ void KafkaSource::on_revoke(rd_kafka_topic_partition_list_t* partitions, bool co
       rd_kafka_topic_partition_list_add(commit.list, tp.topic.str().c_str(), tp.partition)->offset = *offset;
     }
     tracker_.revoke(tp);  // from here on, late acks of this ownership are fenced
+    sink_.partition_revoked(tp.topic, tp.partition);
   }
   if (!lost && commit.list->cnt > 0) {
     rd_kafka_offsets_store(consumer_, commit.list);

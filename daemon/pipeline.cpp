@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -37,6 +38,8 @@ struct Item {
   std::string source;
   bool kafka = false;      // token.origin is a Kafka (topic, partition, offset)
   bool duplicate = false;  // a redelivered copy: acknowledged with the original, never applied
+  // Not an event: news of a Kafka partition, kept in order with its events.
+  enum class Control : std::uint8_t { none, assigned, caught_up, revoked } control = Control::none;
 };
 
 ExceptionList to_exception_list(const std::vector<PipelineException>& list) {
@@ -76,21 +79,31 @@ struct Pipeline::Impl {
     Sink(Impl& impl, std::int32_t partition_base, bool per_kafka_partition)
         : impl_(impl), base_(partition_base), per_kafka_partition_(per_kafka_partition) {}
     bool offer(Event&& event, const AckToken& token) override {
-      std::int32_t partition = base_;
-      if (per_kafka_partition_) {
-        auto key = std::make_pair(std::string(token.origin.topic.view()), token.origin.partition);
-        auto [it, inserted] = dense_.try_emplace(key, base_ + static_cast<std::int32_t>(dense_.size()));
-        partition = it->second;
-      }
+      std::int32_t partition = per_kafka_partition_ ? dense(token.origin.topic, token.origin.partition) : base_;
       return impl_.enqueue(std::move(event), token, acknowledger_, partition, per_kafka_partition_);
     }
     bool take_duplicate(Event&& event, const AckToken& token) override {
       impl_.enqueue_duplicate(std::move(event), token, acknowledger_, per_kafka_partition_);
       return true;
     }
+    void partition_assigned(correlator::Symbol topic, std::int32_t partition) override {
+      if (per_kafka_partition_) impl_.enqueue_control(dense(topic, partition), Item::Control::assigned);
+    }
+    void partition_caught_up(correlator::Symbol topic, std::int32_t partition) override {
+      if (per_kafka_partition_) impl_.enqueue_control(dense(topic, partition), Item::Control::caught_up);
+    }
+    void partition_revoked(correlator::Symbol topic, std::int32_t partition) override {
+      if (per_kafka_partition_) impl_.enqueue_control(dense(topic, partition), Item::Control::revoked);
+    }
     Acknowledger* acknowledger_ = nullptr;
 
    private:
+    std::int32_t dense(correlator::Symbol topic, std::int32_t partition) {
+      auto key = std::make_pair(std::string(topic.view()), partition);
+      auto [it, inserted] = dense_.try_emplace(key, base_ + static_cast<std::int32_t>(dense_.size()));
+      return it->second;
+    }
+
     Impl& impl_;
     std::int32_t base_;
     bool per_kafka_partition_;
@@ -130,6 +143,17 @@ struct Pipeline::Impl {
     cv.notify_one();
   }
 
+  // Few and tiny: past the capacity too, so a full inbox never delays or drops them.
+  void enqueue_control(std::int32_t partition, Item::Control control) {
+    std::lock_guard lock(mu);
+    Item item{};
+    item.partition = partition;
+    item.kafka = true;
+    item.control = control;
+    inbox.push_back(std::move(item));
+    cv.notify_one();
+  }
+
   void requeue_resolved(Item&& item) {
     std::lock_guard lock(mu);
     resolved_items.push_back(std::move(item));
@@ -140,6 +164,7 @@ struct Pipeline::Impl {
   std::optional<std::string> start();
   void worker_loop(std::stop_token stop);
   void admit(Item&& item);
+  void apply_control(const Item& item);
   void push(Item&& item);
   void learn(const Event& event);
   bool submit_decisions(const std::vector<correlator::Decision>& decisions);
@@ -193,6 +218,10 @@ struct Pipeline::Impl {
   // Wall time of each partition's last event: a partition quiet for idle_release stops holding the
   // watermark back (a rarely used alert topic, a partition another member now owns).
   std::map<std::int32_t, std::chrono::steady_clock::time_point> partition_last_event;
+  // Kafka partitions assigned but without an event applied since: they hold the watermark from the
+  // assignment (a partition whose backlog arrives after another's must not find its events overtaken),
+  // until their first event, their end (nothing to read), or idle_release.
+  std::set<std::int32_t> silent_partitions;
   std::chrono::steady_clock::time_point batch_wall = std::chrono::steady_clock::now();
   std::multimap<EventTime, Pending> unacked;  // by event time: applied once the watermark passes
   std::vector<Pending> unsnapshotted;         // applied, acknowledged at the next snapshot
@@ -201,7 +230,7 @@ struct Pipeline::Impl {
   std::chrono::steady_clock::time_point last_progress = std::chrono::steady_clock::now();
 
   std::atomic<std::uint64_t> events{0}, acked{0}, resolved{0}, unresolved{0}, detections{0}, decisions{0}, submitted{0},
-      journal_failures{0}, tracked_keys{0}, snapshots{0}, snapshot_failures{0}, snapshot_bytes{0};
+      journal_failures{0}, tracked_keys{0}, late_events{0}, snapshots{0}, snapshot_failures{0}, snapshot_bytes{0};
   std::atomic<std::int64_t> snapshot_unix_ms{0};
   std::atomic<std::size_t> waiting_for_ack{0};
   std::atomic<std::uint64_t> replay_skipped{0};
@@ -287,6 +316,12 @@ void Pipeline::Impl::register_metrics() {
   metrics.collector("oktaguard_kill_switch", "1 while the kill switch is engaged", MetricType::gauge, {}, [this] {
     return std::vector<Sample>{{{}, responses && responses->stats().kill_switch ? 1.0 : 0.0}};
   });
+  metrics.collector("oktaguard_late_events_total",
+                    "Events older than the watermark when they arrived, applied at once rather than in event-time "
+                    "order (allowed_lateness too short, or a partition far behind the others)",
+                    MetricType::counter, {}, [this] {
+                      return std::vector<Sample>{{{}, static_cast<double>(late_events.load())}};
+                    });
   metrics.collector("oktaguard_tracked_keys", "Keys with correlator state", MetricType::gauge, {}, [this] {
     return std::vector<Sample>{{{}, static_cast<double>(tracked_keys.load())}};
   });
@@ -464,7 +499,34 @@ void Pipeline::Impl::learn(const Event& event) {
 // Third-party events name their user by login or email: resolve before correlating, so risk lands on
 // the Okta id. An answer not in memory parks the event; the lookup's callback brings it back, and
 // other events keep flowing meanwhile.
+void Pipeline::Impl::apply_control(const Item& item) {
+  const std::int32_t p = item.partition;
+  switch (item.control) {
+    case Item::Control::assigned:
+      engine->observe(p, EventTime{});
+      partition_last_event[p] = batch_wall;
+      silent_partitions.insert(p);
+      break;
+    case Item::Control::caught_up:
+      // Only a partition that has delivered nothing is let go at once; one that has delivered
+      // events keeps holding until idle_release, so a producer's brief pause cannot make its next
+      // events late.
+      if (silent_partitions.erase(p) == 0) break;
+      engine->remove_partition(p);
+      partition_last_event.erase(p);
+      break;
+    case Item::Control::revoked:
+      silent_partitions.erase(p);
+      engine->remove_partition(p);
+      partition_last_event.erase(p);
+      break;
+    case Item::Control::none:
+      break;
+  }
+}
+
 void Pipeline::Impl::admit(Item&& item) {
+  if (item.control != Item::Control::none) return apply_control(item);
   learn(item.event);
   correlator::EntityRef& actor = item.event.actor;
   bool needs = identity && actor.identity_kind != correlator::IdentityKind::okta_id &&
@@ -497,6 +559,7 @@ void Pipeline::Impl::admit(Item&& item) {
 
 void Pipeline::Impl::push(Item&& item) {
   partition_last_event[item.partition] = batch_wall;
+  silent_partitions.erase(item.partition);
   unacked.emplace(item.event.published, Pending{item.token, item.acknowledger, item.kafka});
   engine->push(std::move(item.event), item.partition);
   events.fetch_add(1, std::memory_order_relaxed);
@@ -672,6 +735,12 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
         resolved.fetch_add(1, std::memory_order_relaxed);
         --lookups_out;
         push(std::move(item));
+      } else if (item.control != Item::Control::none) {
+        // In order with the events: behind any event that waits for its identity lookup.
+        if (lookups_out > 0 || !held.empty())
+          held.push_back(std::move(item));
+        else
+          apply_control(item);
       } else if (item.kafka && applied_offsets.contains(item.token.origin.topic.view(), item.token.origin.partition,
                                                         item.token.origin.offset)) {
         // Redelivered (restart, rebalance) but already in the correlator state: acknowledge only.
@@ -742,7 +811,9 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
         risk_at_decision->observe(d.risk);
       ack_applied(everything);
     }
-    tracked_keys.store(engine->metrics().tracked_keys);
+    correlator::ShardMetrics engine_metrics = engine->metrics();
+    tracked_keys.store(engine_metrics.tracked_keys);
+    late_events.store(engine_metrics.late_events);
     // A snapshot after decisions that never reached the journal would hold state whose decisions
     // are lost; without one, the unacknowledged events are redelivered and decided again.
     if (journaled && snapshot_due(everything)) write_snapshot();

@@ -50,6 +50,21 @@ class EventSink {
     (void)token;
     return false;
   }
+  // A partition's life in this source, for sinks that order events across partitions by event
+  // time: assigned comes before any of its events, caught_up when the consumer reached the
+  // partition's end (nothing more to read for now), revoked when this member no longer reads it.
+  virtual void partition_assigned(correlator::Symbol topic, std::int32_t partition) {
+    (void)topic;
+    (void)partition;
+  }
+  virtual void partition_caught_up(correlator::Symbol topic, std::int32_t partition) {
+    (void)topic;
+    (void)partition;
+  }
+  virtual void partition_revoked(correlator::Symbol topic, std::int32_t partition) {
+    (void)topic;
+    (void)partition;
+  }
 };
 
 // Receives acknowledgements. Thread-safe: the pipeline acks from any thread.

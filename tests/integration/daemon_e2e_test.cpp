@@ -345,6 +345,10 @@ class DaemonE2E : public ::testing::Test {
   // `lateness`: rules.allowed_lateness, which also sets how long a quiet input waits before its
   // buffered events are applied (and the applied ones snapshotted and acknowledged).
   fs::path write_config(std::string_view lateness = {}, int shards = 1) {
+    return write_config_with(lateness, shards, "");
+  }
+  // `properties`: more librdkafka properties, as YAML lines indented under `properties:`.
+  fs::path write_config_with(std::string_view lateness, int shards, std::string_view properties) {
     std::string mapping = read_file(kRules / "mappings/edr-detection.mapping.yaml");
     mapping = mapping.substr(mapping.find("mapping:\n") + 9);
     std::string indented;
@@ -355,6 +359,7 @@ class DaemonE2E : public ::testing::Test {
     // A killed member must leave the group quickly for the restart test; offsets are committed often.
     c += "    properties:\n      session.timeout.ms: \"6000\"\n      heartbeat.interval.ms: \"500\"\n"
          "      auto.commit.interval.ms: \"200\"\n";
+    c += properties;
     c += "    topics:\n      - { topic: " + okta_topic_ + ", source: okta, format: okta_system_log }\n";
     c += "      - topic: " + edr_topic_ + "\n        source: edr\n        format: alert\n        mapping:\n" + indented;
     c += "    dead_letter_topic: " + dlq_topic_ + "\n";
@@ -760,6 +765,47 @@ TEST_F(DaemonE2E, SighupWithABrokenRuleFileKeepsTheRunningRules) {
   auto all = emulator_writes(*emulator_);
   EXPECT_EQ(writes_for(all, kTraveller), step_up(kTraveller)) << dump(all);
   EXPECT_EQ(all.size(), step_up(kTraveller).size()) << dump(all);
+}
+
+// A partition whose backlog reaches the daemon after another partition's later events must not find
+// its own events overtaken: assigned partitions hold the watermark until their first event (or their
+// end). Partition 0 holds a day of older events, partition 1 the next day's. The broker hands over
+// partition 1's first: without the announcement all 150 of partition 0 were applied late.
+TEST_F(DaemonE2E, AnAssignedPartitionHoldsTheWatermarkUntilItsBacklogArrives) {
+  okta_topic_ = unique_name("og-e2e-okta2");
+  create_topic(bootstrap_, okta_topic_, 2);
+  config_ = write_config_with("1s", 1, "      fetch.wait.max.ms: \"10\"\n");
+  const std::string sample = scenario(kRules / "tests/samples/legit_logins.ndjson", kPantherJack, kBenign)[0];
+  constexpr int kPerPartition = 150;
+  for (int partition : {1, 0}) {
+    for (int i = 0; i < kPerPartition; ++i) {
+      char published[64], uuid[32];
+      std::snprintf(published, sizeof published, R"("published":"2021-07-%02dT%02d:%02d:00.000Z")",
+                    partition == 0 ? 10 : 11, 8 + i / 60, i % 60);
+      std::snprintf(uuid, sizeof uuid, "e2e-p%d-%04d", partition, i);
+      std::string event = std::regex_replace(sample, std::regex(R"("published":"[^"]*")"), published);
+      event = replace_all(event, "2a992f80-d1ad-4f62-900e-8c68bb72a21b", uuid);
+      produce(producer_.get(), okta_topic_, "", event, partition);
+    }
+  }
+  flush(producer_.get());
+  okta_messages_ = 2 * kPerPartition;
+
+  auto daemon = start_daemon();
+  std::string m;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        m = daemon->metrics();
+        return metric(m, "oktaguard_events_total", {{"source", "okta"}, {"result", "event"}}) == 2.0 * kPerPartition &&
+               metric_value(m, "oktaguard_unacknowledged_events") == 0.0;
+      },
+      seconds(30)))
+      << m;
+  EXPECT_EQ(metric_value(m, "oktaguard_late_events_total"), std::optional<double>(0)) << m;
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(seconds(10)), std::optional<int>(0)) << daemon->output();
+  auto offsets = committed_offsets(bootstrap_, group_, okta_topic_, 2);
+  EXPECT_EQ(offsets, (std::vector<std::int64_t>{kPerPartition, kPerPartition}));
 }
 
 }  // namespace
