@@ -230,7 +230,8 @@ struct Pipeline::Impl {
   std::chrono::steady_clock::time_point last_progress = std::chrono::steady_clock::now();
 
   std::atomic<std::uint64_t> events{0}, acked{0}, resolved{0}, unresolved{0}, detections{0}, decisions{0}, submitted{0},
-      journal_failures{0}, tracked_keys{0}, late_events{0}, snapshots{0}, snapshot_failures{0}, snapshot_bytes{0};
+      journal_failures{0}, tracked_keys{0}, late_events{0}, evicted_keys{0}, excepted{0}, users_with_risk{0},
+      buffered_events{0}, snapshots{0}, snapshot_failures{0}, snapshot_bytes{0};
   std::atomic<std::int64_t> snapshot_unix_ms{0};
   std::atomic<std::size_t> waiting_for_ack{0};
   std::atomic<std::uint64_t> replay_skipped{0};
@@ -321,6 +322,26 @@ void Pipeline::Impl::register_metrics() {
                     "order (allowed_lateness too short, or a partition far behind the others)",
                     MetricType::counter, {}, [this] {
                       return std::vector<Sample>{{{}, static_cast<double>(late_events.load())}};
+                    });
+  metrics.collector("oktaguard_evicted_keys_total",
+                    "Keys whose correlator state was dropped because rules.max_tracked_keys was reached (the idlest "
+                    "first)",
+                    MetricType::counter, {}, [this] {
+                      return std::vector<Sample>{{{}, static_cast<double>(evicted_keys.load())}};
+                    });
+  metrics.collector("oktaguard_excepted_total",
+                    "Events kept out of a detection, or decisions suppressed, by an exception", MetricType::counter, {},
+                    [this] {
+                      return std::vector<Sample>{{{}, static_cast<double>(excepted.load())}};
+                    });
+  metrics.collector("oktaguard_users_with_risk", "Users whose risk has not decayed to zero", MetricType::gauge, {},
+                    [this] {
+                      return std::vector<Sample>{{{}, static_cast<double>(users_with_risk.load())}};
+                    });
+  metrics.collector("oktaguard_buffered_events",
+                    "Events waiting in the correlator's reorder buffer for the watermark to pass them",
+                    MetricType::gauge, {}, [this] {
+                      return std::vector<Sample>{{{}, static_cast<double>(buffered_events.load())}};
                     });
   metrics.collector("oktaguard_tracked_keys", "Keys with correlator state", MetricType::gauge, {}, [this] {
     return std::vector<Sample>{{{}, static_cast<double>(tracked_keys.load())}};
@@ -814,6 +835,10 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
     correlator::ShardMetrics engine_metrics = engine->metrics();
     tracked_keys.store(engine_metrics.tracked_keys);
     late_events.store(engine_metrics.late_events);
+    evicted_keys.store(engine_metrics.evicted_keys);
+    excepted.store(engine_metrics.excepted);
+    users_with_risk.store(engine_metrics.tracked_users);
+    buffered_events.store(engine_metrics.buffered_events);
     // A snapshot after decisions that never reached the journal would hold state whose decisions
     // are lost; without one, the unacknowledged events are redelivered and decided again.
     if (journaled && snapshot_due(everything)) write_snapshot();

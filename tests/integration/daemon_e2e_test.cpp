@@ -547,6 +547,8 @@ TEST_F(DaemonE2E, AttacksGetExactlyTheirWriteBacksAndBadMessagesAreDeadLettered)
       {series("oktaguard_kafka_consumer_lag", {{"topic", okta_topic_}, {"partition", "0"}}), 0},
       {series("oktaguard_kafka_consumer_lag", {{"topic", edr_topic_}, {"partition", "0"}}), 0},
       {"oktaguard_kafka_assigned_partitions", 2},
+      // Far below the key cap.
+      {"oktaguard_evicted_keys_total", 0},
   };
   std::string m;
   poll_until(
@@ -562,6 +564,9 @@ TEST_F(DaemonE2E, AttacksGetExactlyTheirWriteBacksAndBadMessagesAreDeadLettered)
   for (std::string_view kind : {"add_to_group", "set_profile", "clear_sessions", "suspend", "unsuspend"})
     EXPECT_EQ(metric_value(m, series("oktaguard_actions_total", {{"kind", kind}, {"outcome", "failed"}})), std::nullopt)
         << kind;
+  // The attacked users carry risk; the correlator holds at most the events after the last tick.
+  EXPECT_GE(metric_value(m, "oktaguard_users_with_risk").value_or(0), 1.0);
+  EXPECT_TRUE(metric_value(m, "oktaguard_buffered_events").has_value());
   if (HasFailure()) std::cout << m;
 
   // The dead letters: the original bytes and key, with the reason and where they came from.
