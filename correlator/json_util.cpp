@@ -536,21 +536,31 @@ error_code array_or_null(od::value value, od::array& out, bool& present) {
   return value.get_array().get(out);
 }
 
+ParseFailure extra_failure(error_code error, std::string_view path) {
+  return failure(classify(error) == ParseError::wrong_type ? ParseError::invalid_json : classify(error), path);
+}
+
+std::optional<ParseFailure> read_extra_pointer(od::document& doc, std::string_view pointer, std::string_view path,
+                                               std::uint16_t slot, std::vector<ExtraField>& out) {
+  od::value value;
+  auto error = doc.at_pointer(pointer).get(value);
+  if (error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS || error == simdjson::INCORRECT_TYPE ||
+      error == simdjson::INVALID_JSON_POINTER)
+    return std::nullopt;  // absent here: a rule sees `missing`
+  ExtraValue extra;
+  if (!error) error = read_extra(value, extra);
+  if (error) return extra_failure(error, path);
+  out.push_back(ExtraField{slot, std::move(extra)});
+  return std::nullopt;
+}
+
 std::optional<ParseFailure> read_extras(od::document& doc, const FieldRegistry* extras, std::vector<ExtraField>& out) {
   if (extras == nullptr) return std::nullopt;
   const std::vector<std::string>& pointers = extras->extra_json_pointers();
   for (std::size_t slot = 0; slot < pointers.size(); ++slot) {
-    od::value value;
-    auto error = doc.at_pointer(pointers[slot]).get(value);
-    if (error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS ||
-        error == simdjson::INCORRECT_TYPE || error == simdjson::INVALID_JSON_POINTER)
-      continue;  // absent here: a rule sees `missing`
-    ExtraValue extra;
-    if (!error) error = read_extra(value, extra);
-    if (error)
-      return failure(classify(error) == ParseError::wrong_type ? ParseError::invalid_json : classify(error),
-                     extras->extra_paths()[slot]);
-    out.push_back(ExtraField{static_cast<std::uint16_t>(slot), std::move(extra)});
+    if (auto bad =
+            read_extra_pointer(doc, pointers[slot], extras->extra_paths()[slot], static_cast<std::uint16_t>(slot), out))
+      return bad;
   }
   return std::nullopt;
 }

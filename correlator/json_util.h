@@ -84,5 +84,10 @@ error_code array_or_null(od::value value, od::array& out, bool& present);
 // Reads the registry's extra paths by JSON pointer into `out` (sorted by slot). Absent paths are
 // skipped. Must be called after the document was fully consumed: it rewinds the document.
 std::optional<ParseFailure> read_extras(od::document& doc, const FieldRegistry* extras, std::vector<ExtraField>& out);
+// One slot of read_extras: appends the value at `pointer`, if present, to `out`.
+std::optional<ParseFailure> read_extra_pointer(od::document& doc, std::string_view pointer, std::string_view path,
+                                               std::uint16_t slot, std::vector<ExtraField>& out);
+// The failure for an extra path whose value is there but cannot be read.
+ParseFailure extra_failure(error_code error, std::string_view path);
 
 }  // namespace og::correlator::json

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <random>
 
+#include "correlator/okta_log_parser.h"
 #include "correlator/parse.h"
 #include "tests/support/data.h"
 
@@ -136,6 +137,125 @@ TEST(ParseMutation, RandomByteFlipsAreAnEventOrACountedError) {
   }
   EXPECT_GT(okta_tally.events, 0u);  // many flips land in string content and stay valid
   std::cout << "flips okta: " << okta_tally.summary() << "\nflips alert: " << alert_tally.summary() << "\n";
+}
+
+// Extra paths read during the parser's one pass must be exactly what a JSON pointer lookup over
+// the whole document gives (first occurrence, raw key comparison, type mismatches on the way as
+// absent, read failures in slot order), for every valid document. Paths the pass cannot reach are
+// in the mix too. Invalid JSON that On Demand does not reject (a string value followed by ':' is
+// skipped as a key, say) can be walked differently by the pass and by a pointer lookup; there only
+// the outcome of the pass itself must be the same.
+FieldRegistry& differential_registry() {
+  static FieldRegistry r = [] {
+    FieldRegistry reg;
+    for (const char* path : {"legacyEventType",
+                             "debugContext.debugData.requestId",
+                             "authenticationContext.authenticationStep",
+                             "securityContext.userBehaviors",
+                             "version",
+                             "actor.detailEntry",
+                             "client.id",
+                             "client.userAgent",
+                             "client.geographicalContext.geolocation.alt",
+                             "client.geographicalContext.postalCode2",
+                             "transaction.type",
+                             "transaction.detail",
+                             "outcome.extra",
+                             "request.foo",
+                             "debugContext.debugData",
+                             "debugContext.debugData.url",
+                             "debugContext.other",
+                             "device.managed",
+                             "target.0.id",
+                             "a~b.c",
+                             "published2",
+                             "eventType"}) {
+      reg.resolve(path);
+    }
+    return reg;
+  }();
+  return r;
+}
+
+std::size_t valid_documents = 0;
+
+// The reference reads every extra path by pointer after the pass.
+void expect_extras_match_pointer_lookup(OktaLogParser& parser, OktaLogParser& reference, const std::string& doc) {
+  auto expected = reference.parse(doc, RecordMeta{});
+  auto actual = parser.parse(doc, RecordMeta{});
+  simdjson::dom::parser validator;
+  simdjson::dom::element element;
+  if (validator.parse(doc).get(element) != simdjson::SUCCESS) {
+    auto plain = make_okta_parser(nullptr)->parse(doc, RecordMeta{});
+    if (!plain) {
+      ASSERT_FALSE(actual) << doc;
+      EXPECT_EQ(actual.error().error, plain.error().error) << doc;
+      EXPECT_EQ(actual.error().detail, plain.error().detail) << doc;
+    }
+    return;
+  }
+  ++valid_documents;
+  ASSERT_EQ(actual.has_value(), expected.has_value()) << doc;
+  if (!expected) {
+    EXPECT_EQ(actual.error().error, expected.error().error) << doc;
+    EXPECT_EQ(actual.error().detail, expected.error().detail) << doc;
+    return;
+  }
+  ASSERT_EQ(actual->extras.size(), expected->extras.size()) << doc;
+  for (std::size_t i = 0; i < expected->extras.size(); ++i) {
+    EXPECT_EQ(actual->extras[i].slot, expected->extras[i].slot) << doc;
+    EXPECT_EQ(actual->extras[i].value, expected->extras[i].value) << doc << " slot " << expected->extras[i].slot;
+  }
+}
+
+TEST(ParseMutation, ExtrasReadDuringThePassMatchPointerLookups) {
+  OktaLogParser parser(&differential_registry(), ParserLimits{});
+  OktaLogParser reference(&differential_registry(), ParserLimits{});
+  reference.read_extras_by_pointer_only(true);
+  const std::vector<std::string> tricky = {
+      R"({"eventType":"e","legacyEventType":"first","legacyEventType":"second"})",
+      R"({"eventType":"e","legacy\u0045ventType":"escaped","legacyEventType":"raw"})",
+      R"({"eventType":"e","legacy\u0045ventType":"escaped only"})",
+      R"({"eventType":"e","debugContext":null,"debugContext":{"debugData":{"requestId":"later"}}})",
+      R"({"eventType":"e","debugContext":{"debugData":"flat"},"debugContext":{"debugData":{"requestId":"x"}}})",
+      R"({"eventType":"e","debugContext":{"debugData":{"url":"a"}},"debugContext":{"debugData":{"requestId":"x"}}})",
+      R"({"eventType":"e","debug\u0043ontext":{"debugData":{"requestId":"esc"}},"debugContext":{"debugData":{"requestId":"raw"}}})",
+      R"({"eventType":"e","debugContext":{"debugData":{"requestId":"a","requestId":"b"},"debugData":{"requestId":"c"}}})",
+      R"({"eventType":"e","authenticationContext":{"authenticationStep":1e999}})",
+      R"({"eventType":"e","authenticationContext":{"authenticationStep":tru},"legacyEventType":"x"})",
+      R"({"eventType":"e","legacyEventType":"bad \x escape","version":1})",
+      R"({"eventType":"e","version":-0.5e1,"actor":{"id":"a","detailEntry":{"k":[1,{"z":null}]}}})",
+      R"({"eventType":"e","client":{"id":null,"geographicalContext":{"postalCode2":7,"geolocation":{"alt":12.5}}}})",
+      R"({"eventType":"e","client":{"geographicalContext":null},"client":{"geographicalContext":{"postalCode2":1}}})",
+      R"({"eventType":"e","transaction":{"type":"WEB","detail":{},"id":"t"},"outcome":{"extra":[]}})",
+      R"({"eventType":"e","request":{"foo":true,"ipChain":[]},"device":{"managed":false},"target":[{"id":"t0"}]})",
+      R"({"eventType":"e","a~b":{"c":"tilde"},"published2":"p","debugContext":{"other":"o"}})",
+      R"({"eventType":"e","securityContext":{"userBehaviors":"s"},"securityContext":{"userBehaviors":"t"}})",
+      R"({"legacyEventType":"only extras"})",
+      R"({"eventType":"e","legacyEventType":"x"} trailing)",
+  };
+  for (const std::string& doc : tricky)
+    expect_extras_match_pointer_lookup(parser, reference, doc);
+
+  std::mt19937_64 random(20261129);
+  const char interesting[] = {'{', '}', '[', ']', '"', '\\', ',', ':', 'n', '1', '-', 'e'};
+  for (const std::string& sample : all_samples()) {
+    expect_extras_match_pointer_lookup(parser, reference, sample);
+    for (int variant = 0; variant < 50; ++variant) {
+      std::string mutated = sample;
+      int flips = 1 + static_cast<int>(random() % 3);
+      for (int f = 0; f < flips; ++f) {
+        std::size_t at = random() % mutated.size();
+        if (random() % 2 == 0)
+          mutated[at] = interesting[random() % sizeof(interesting)];
+        else
+          mutated.erase(at, 1 + random() % 8);
+        if (mutated.empty()) mutated.push_back('{');
+      }
+      expect_extras_match_pointer_lookup(parser, reference, mutated);
+    }
+  }
+  EXPECT_GT(valid_documents, 2000u);  // flips inside strings keep many mutants valid
 }
 
 TEST(ParseMutation, SplitJsonArrayOnTruncatedPages) {
