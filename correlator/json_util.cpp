@@ -84,25 +84,6 @@ const char* find_quote_or_escape(const char* p) {
 #endif
 }
 
-// Whether [p, end) holds a backslash. `end` lies inside a padded buffer, so reading up to 15
-// bytes past it stays within the padding; the lanes past `end` are masked off. Inline SSE2
-// rather than memchr: most values are a few dozen bytes, where the call and its setup dominated.
-bool has_backslash(const char* p, const char* end) {
-#if defined(__SSE2__)
-  const __m128i escape = _mm_set1_epi8('\\');
-  for (; p < end; p += 16) {
-    auto mask = static_cast<unsigned>(
-        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), escape)));
-    const auto left = static_cast<std::size_t>(end - p);
-    if (left < 16) mask &= (1u << left) - 1;
-    if (mask != 0) return true;
-  }
-  return false;
-#else
-  return std::memchr(p, '\\', static_cast<std::size_t>(end - p)) != nullptr;
-#endif
-}
-
 }  // namespace
 
 std::string_view PaddedBuffer::assign(std::string_view payload) {
@@ -273,22 +254,9 @@ error_code key_of(od::field& field, std::string_view& key) {
   return field.unescaped_key().get(key);
 }
 
-error_code read_view(od::value value, std::string_view& out) {
-  // Nearly every value read is a string without escapes: view it in place in the padded buffer
-  // (stage 1 has validated its UTF-8 and found its closing quote), with no unescaping copy. A
-  // scalar left unconsumed is skipped by the enclosing iteration.
-  std::string_view token = value.raw_json_token();
-  if (token.size() >= 2 && token.front() == '"') {
-    // The token runs to the next structural, so its last non-blank byte is the closing quote. No
-    // backslash before it means no escape (and no earlier, escaped quote).
-    const char* start = token.data() + 1;
-    const char* quote = token.data() + trim_right(token).size() - 1;
-    if (quote >= start && *quote == '"' && !has_backslash(start, quote)) {
-      out = std::string_view(start, static_cast<std::size_t>(quote - start));
-      if (out == "null") out = {};
-      return simdjson::SUCCESS;
-    }
-  }
+namespace detail {
+
+error_code read_view_general(od::value value, std::string_view& out) {
   // Escapes (or a string simdjson must judge): unescape; a failed get_string() consumes nothing.
   if (value.get_string().get(out) == simdjson::SUCCESS) {
     if (out == "null") out = {};
@@ -327,31 +295,59 @@ error_code read_view(od::value value, std::string_view& out) {
   }
 }
 
-error_code read_text(od::value value, std::string& out) {
-  std::string_view view;
-  SIMDJSON_TRY(read_view(value, view));
-  out.assign(view);
-  return simdjson::SUCCESS;
-}
+}  // namespace detail
 
 namespace {
 
 // Symbol::intern takes a shared lock and hashes; the values interned (event types, countries,
 // outcome reasons) repeat from message to message, so a small direct-mapped cache per parsing
 // thread answers most of them without touching the shared table.
+std::uint64_t load64(const char* p) {
+  std::uint64_t word;
+  std::memcpy(&word, p, sizeof word);
+  return word;
+}
+
+std::uint32_t load32(const char* p) {
+  std::uint32_t word;
+  std::memcpy(&word, p, sizeof word);
+  return word;
+}
+
+// The first and last 8 bytes (overlapping when shorter), read with whole-word loads: a memcpy of
+// a variable length into a zeroed word went through the stack and stalled on store forwarding.
+struct Ends {
+  std::uint64_t head, tail;
+};
+Ends ends_of(const char* p, std::size_t n) {
+  if (n >= 8) return {load64(p), load64(p + n - 8)};
+  if (n >= 4) return {load32(p), load32(p + n - 4)};
+  return {static_cast<unsigned char>(p[0]) | static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8,
+          static_cast<unsigned char>(p[n - 1])};
+}
+
+// Equality of two ranges of n bytes; overlapping word compares up to 16 bytes, memcmp beyond.
+bool same_bytes(const char* a, const char* b, std::size_t n) {
+  if (n > 16) return std::memcmp(a, b, n) == 0;
+  if (n >= 8) return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
+  if (n >= 4) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+  for (std::size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
 class SymbolCache {
  public:
   Symbol get(std::string_view text) {
     if (text.empty()) return Symbol{};
     // Length and the first and last 8 bytes: O(1), and enough to spread event types, countries
     // and reasons; a collision only costs a miss, the comparison below keeps it correct.
-    std::size_t n = std::min<std::size_t>(8, text.size());
-    std::uint64_t head = 0, tail = 0;
-    std::memcpy(&head, text.data(), n);
-    std::memcpy(&tail, text.data() + text.size() - n, n);
-    std::uint64_t hash = (head * 0x9E3779B97F4A7C15ull) ^ (tail * 0xC2B2AE3D27D4EB4Full) ^ text.size();
+    const Ends ends = ends_of(text.data(), text.size());
+    std::uint64_t hash = (ends.head * 0x9E3779B97F4A7C15ull) ^ (ends.tail * 0xC2B2AE3D27D4EB4Full) ^ text.size();
     Entry& entry = entries_[(hash >> 32) % kEntries];
-    if (entry.symbol.view() != text) entry.symbol = Symbol::intern(text);
+    const std::string& cached = entry.symbol.str();
+    if (cached.size() != text.size() || !same_bytes(cached.data(), text.data(), text.size()))
+      entry.symbol = Symbol::intern(text);
     return entry.symbol;
   }
 
@@ -508,7 +504,9 @@ error_code read_extra(od::value value, ExtraValue& out) {
   return simdjson::INCORRECT_TYPE;
 }
 
-error_code object_or_null(od::value value, od::object& out, bool& present) {
+namespace detail {
+
+error_code object_or_null_general(od::value value, od::object& out, bool& present) {
   od::json_type type;
   SIMDJSON_TRY(value.type().get(type));
   if (type == od::json_type::null) {
@@ -522,7 +520,7 @@ error_code object_or_null(od::value value, od::object& out, bool& present) {
   return value.get_object().get(out);
 }
 
-error_code array_or_null(od::value value, od::array& out, bool& present) {
+error_code array_or_null_general(od::value value, od::array& out, bool& present) {
   od::json_type type;
   SIMDJSON_TRY(value.type().get(type));
   if (type == od::json_type::null) {
@@ -535,6 +533,8 @@ error_code array_or_null(od::value value, od::array& out, bool& present) {
   present = true;
   return value.get_array().get(out);
 }
+
+}  // namespace detail
 
 ParseFailure extra_failure(error_code error, std::string_view path) {
   return failure(classify(error) == ParseError::wrong_type ? ParseError::invalid_json : classify(error), path);

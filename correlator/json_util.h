@@ -3,11 +3,16 @@
 #include <simdjson.h>
 
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "correlator/event.h"
 #include "correlator/fields.h"
@@ -62,10 +67,62 @@ std::optional<ParseFailure> check_trailing(od::document& doc);
 // The key of a field, unescaped only when it holds an escape (they never do in practice).
 error_code key_of(od::field& field, std::string_view& key);
 
+namespace detail {
+
+// Whether [p, end) holds a backslash. `end` lies inside a padded buffer, so reading up to 15
+// bytes past it stays within the padding; the lanes past `end` are masked off. Inline SSE2
+// rather than memchr: most values are a few dozen bytes, where the call and its setup dominated.
+inline bool has_backslash(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i escape = _mm_set1_epi8('\\');
+  for (; p < end; p += 16) {
+    auto mask = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), escape)));
+    const auto left = static_cast<std::size_t>(end - p);
+    if (left < 16) mask &= (1u << left) - 1;
+    if (mask != 0) return true;
+  }
+  return false;
+#else
+  return std::memchr(p, '\\', static_cast<std::size_t>(end - p)) != nullptr;
+#endif
+}
+
+// read_view for everything but a string without escapes.
+error_code read_view_general(od::value value, std::string_view& out);
+
+}  // namespace detail
+
 // Scalar text: a string as is ("null" reads as empty), a number or boolean as its JSON text,
 // null as empty. Objects and arrays are wrong_type. The view lives until the next iterate().
-error_code read_view(od::value value, std::string_view& out);
-error_code read_text(od::value value, std::string& out);
+// Inline: it runs for nearly every field the model holds, and out of line the call and the
+// by-memory passing of `value` cost about as much as the work.
+inline error_code read_view(od::value value, std::string_view& out) {
+  // Nearly every value read is a string without escapes: view it in place in the padded buffer
+  // (stage 1 has validated its UTF-8 and found its closing quote), with no unescaping copy. A
+  // scalar left unconsumed is skipped by the enclosing iteration.
+  std::string_view token = value.raw_json_token();
+  if (token.size() >= 2 && token.front() == '"') {
+    // The token runs to the next structural, so its last non-blank byte is the closing quote. No
+    // backslash before it means no escape (and no earlier, escaped quote).
+    const char* start = token.data() + 1;
+    const char* quote = token.data() + token.size() - 1;
+    while (quote >= start && (*quote == ' ' || *quote == '\t' || *quote == '\n' || *quote == '\r'))
+      --quote;
+    if (quote >= start && *quote == '"' && !detail::has_backslash(start, quote)) {
+      out = std::string_view(start, static_cast<std::size_t>(quote - start));
+      if (out == "null") out = {};
+      return simdjson::SUCCESS;
+    }
+  }
+  return detail::read_view_general(value, out);
+}
+inline error_code read_text(od::value value, std::string& out) {
+  std::string_view view;
+  SIMDJSON_TRY(read_view(value, view));
+  out.assign(view);
+  return simdjson::SUCCESS;
+}
 error_code read_symbol(od::value value, Symbol& out);
 // Like read_text, but objects and arrays are kept as their raw JSON text.
 error_code read_any_text(od::value value, std::string& out);
@@ -77,9 +134,27 @@ error_code read_bool(od::value value, std::optional<bool>& out);
 // Any JSON value as a rule sees it: objects and arrays become their raw JSON text.
 error_code read_extra(od::value value, ExtraValue& out);
 
-// An object, or null (present = false). Anything else is INCORRECT_TYPE.
-error_code object_or_null(od::value value, od::object& out, bool& present);
-error_code array_or_null(od::value value, od::array& out, bool& present);
+namespace detail {
+error_code object_or_null_general(od::value value, od::object& out, bool& present);
+error_code array_or_null_general(od::value value, od::array& out, bool& present);
+}  // namespace detail
+
+// An object, or null (present = false). Anything else is INCORRECT_TYPE. The common case first,
+// inline: a get_object() that fails consumes nothing, so the general path still sees the value.
+inline error_code object_or_null(od::value value, od::object& out, bool& present) {
+  if (value.get_object().get(out) == simdjson::SUCCESS) {
+    present = true;
+    return simdjson::SUCCESS;
+  }
+  return detail::object_or_null_general(value, out, present);
+}
+inline error_code array_or_null(od::value value, od::array& out, bool& present) {
+  if (value.get_array().get(out) == simdjson::SUCCESS) {
+    present = true;
+    return simdjson::SUCCESS;
+  }
+  return detail::array_or_null_general(value, out, present);
+}
 
 // Reads the registry's extra paths by JSON pointer into `out` (sorted by slot). Absent paths are
 // skipped. Must be called after the document was fully consumed: it rewinds the document.
