@@ -16,6 +16,7 @@ boost::system::result<Event, ParseFailure> OktaLogParser::parse(std::string_view
   if (payload.size() > limits_.max_message_bytes) return failure(ParseError::too_large, "message");
   // Copy first: the copy streams the message into cache, so the checks below read it warm.
   std::string_view padded = buffer_.assign(payload);
+  input_ = padded;
   if (auto bad = json::precheck(padded, limits_)) return *bad;
   od::document doc;
   if (auto error = parser_.iterate(padded.data(), padded.size(), buffer_.capacity()).get(doc))
@@ -200,10 +201,10 @@ void OktaLogParser::plan_extras() {
   planned_ = pointers.size();
 }
 
-bool OktaLogParser::enter(Node child, bool parent_live, od::field& field, std::string_view key) {
+bool OktaLogParser::enter(Node child, bool parent_live, std::string_view key) {
   // A JSON pointer lookup descends into the first key whose raw text matches, so an escaped
   // spelling or a repeated key is not the object it would read.
-  if (!parent_live || key.data() != field.key().raw()) return false;
+  if (!parent_live || !in_input(key)) return false;
   const std::uint32_t bit = 1u << child;
   if (claimed_ & bit) return false;
   claimed_ |= bit;
@@ -213,7 +214,7 @@ bool OktaLogParser::enter(Node child, bool parent_live, od::field& field, std::s
 void OktaLogParser::match_extra(Node node, od::field& field, std::string_view key) {
   // A key with an escape cannot match: planned keys hold no backslash, and simdjson compares raw
   // text. For the others, raw text and key are the same, so a plain comparison is simdjson's.
-  if (key.data() != field.key().raw()) return;
+  if (!in_input(key)) return;
   for (const WalkExtra& extra : walk_extras_) {
     if (extra.node != node || key != extra.key) continue;
     WalkExtraState& state = walk_states_[extra.slot];
@@ -275,14 +276,14 @@ OktaLogParser::error_code OktaLogParser::parse_root(object root, Event& event, b
       case 5:
         if (key == "actor") {
           bool present = false;
-          error = parse_entity(v, event.actor, "actor", present, enter(kActor, live, field, key));
+          error = parse_entity(v, event.actor, "actor", present, enter(kActor, live, key));
         } else {
           known = false;
         }
         break;
       case 6:
         if (key == "client")
-          error = parse_client(v, event, enter(kClient, live, field, key));
+          error = parse_client(v, event, enter(kClient, live, key));
         else if (key == "target")
           error = parse_targets(v, event);
         else
@@ -290,9 +291,9 @@ OktaLogParser::error_code OktaLogParser::parse_root(object root, Event& event, b
         break;
       case 7:
         if (key == "outcome")
-          error = parse_outcome(v, event, enter(kOutcome, live, field, key));
+          error = parse_outcome(v, event, enter(kOutcome, live, key));
         else if (key == "request")
-          error = parse_request(v, event, enter(kRequest, live, field, key));
+          error = parse_request(v, event, enter(kRequest, live, key));
         else
           known = false;
         break;
@@ -319,13 +320,13 @@ OktaLogParser::error_code OktaLogParser::parse_root(object root, Event& event, b
         break;
       case 11:
         if (key == "transaction")
-          error = parse_transaction(v, event, enter(kTransaction, live, field, key));
+          error = parse_transaction(v, event, enter(kTransaction, live, key));
         else
           known = false;
         break;
       case 12:
         if (key == "debugContext")
-          error = parse_debug_context(v, event, enter(kDebugContext, live, field, key));
+          error = parse_debug_context(v, event, enter(kDebugContext, live, key));
         else
           known = false;
         break;
@@ -337,13 +338,13 @@ OktaLogParser::error_code OktaLogParser::parse_root(object root, Event& event, b
         break;
       case 15:
         if (key == "securityContext")
-          error = parse_security_context(v, event, enter(kSecurity, live, field, key));
+          error = parse_security_context(v, event, enter(kSecurity, live, key));
         else
           known = false;
         break;
       case 21:
         if (key == "authenticationContext")
-          error = parse_authentication_context(v, event, enter(kAuthentication, live, field, key));
+          error = parse_authentication_context(v, event, enter(kAuthentication, live, key));
         else
           known = false;
         break;
@@ -414,13 +415,13 @@ OktaLogParser::error_code OktaLogParser::parse_client(value v, Event& event, boo
     if (key == "ipAddress")
       error = at(json::read_text(field.value(), event.client_ip), "client.ipAddress");
     else if (key == "userAgent")
-      error = parse_user_agent(field.value(), event, enter(kUserAgent, live, field, key));
+      error = parse_user_agent(field.value(), event, enter(kUserAgent, live, key));
     else if (key == "device")
       error = at(json::read_symbol(field.value(), event.client_device), "client.device");
     else if (key == "zone")
       error = at(json::read_symbol(field.value(), event.client_zone), "client.zone");
     else if (key == "geographicalContext")
-      error = parse_geo(field.value(), event.geo, enter(kGeo, live, field, key));
+      error = parse_geo(field.value(), event.geo, enter(kGeo, live, key));
     else if (live)
       match_extra(kClient, field, key);
     if (error) return error;
@@ -473,7 +474,7 @@ OktaLogParser::error_code OktaLogParser::parse_geo(value v, Geo& geo, bool live)
     else if (key == "postalCode")
       error = at(json::read_text(field.value(), geo.postal_code), "client.geographicalContext.postalCode");
     else if (key == "geolocation")
-      error = parse_geolocation(field.value(), geo, enter(kGeolocation, live, field, key));
+      error = parse_geolocation(field.value(), geo, enter(kGeolocation, live, key));
     else if (live)
       match_extra(kGeo, field, key);
     if (error) return error;
@@ -596,7 +597,7 @@ OktaLogParser::error_code OktaLogParser::parse_debug_context(value v, Event& eve
     if (auto error = at(std::move(result).get(field), "debugContext")) return error;
     if (auto error = at(json::key_of(field, key), "debugContext")) return error;
     if (key == "debugData") {
-      if (auto error = parse_debug_data(field.value(), event, enter(kDebugData, live, field, key))) return error;
+      if (auto error = parse_debug_data(field.value(), event, enter(kDebugData, live, key))) return error;
     } else if (live) {
       match_extra(kDebugContext, field, key);
     }

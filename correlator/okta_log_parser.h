@@ -66,8 +66,15 @@ class OktaLogParser final : public EventParser {
     error_code error = simdjson::SUCCESS;
     ExtraValue value;
   };
+  // Whether a key is a view of the input, i.e. was not unescaped (key_of copies only keys with
+  // an escape, into simdjson's string buffer).
+  bool in_input(std::string_view key) const {
+    const auto at = reinterpret_cast<std::uintptr_t>(key.data()),
+               begin = reinterpret_cast<std::uintptr_t>(input_.data());
+    return at >= begin && at <= begin + input_.size();
+  }
   void plan_extras();
-  bool enter(Node child, bool parent_live, simdjson::ondemand::field& field, std::string_view key);
+  bool enter(Node child, bool parent_live, std::string_view key);
   void match_extra(Node node, simdjson::ondemand::field& field, std::string_view key);
   std::optional<ParseFailure> finish_extras(simdjson::ondemand::document& doc, std::vector<ExtraField>& out);
 
@@ -92,6 +99,7 @@ class OktaLogParser final : public EventParser {
   json::PaddedBuffer buffer_;
   const char* where_ = nullptr;
   bool saw_event_type_ = false;
+  std::string_view input_;      // the padded copy being parsed
   std::string_view published_;  // valid until the next iterate
   bool saw_published_ = false;
 
