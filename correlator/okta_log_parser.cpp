@@ -305,7 +305,12 @@ OktaLogParser::error_code OktaLogParser::parse_root(object root, Event& event, b
         break;
       case 9:
         if (key == "eventType") {
-          error = at(json::read_symbol(v, event.event_type), "eventType");
+          // read_symbol takes a number's or a boolean's JSON text; neither names an event type.
+          od::json_type type;
+          error = at(v.type().get(type), "eventType");
+          if (!error && type != od::json_type::string && type != od::json_type::null)
+            error = at(simdjson::INCORRECT_TYPE, "eventType");
+          if (!error) error = at(json::read_symbol(v, event.event_type), "eventType");
           saw_event_type_ = true;
         } else if (key == "published") {
           od::json_type type;

@@ -38,6 +38,8 @@ std::vector<BadCase> bad_cases() {
       {"missing eventType", R"({"uuid":"u","published":"2024-01-01T00:00:00Z"})", ParseError::missing_field},
       {"null eventType", R"({"eventType":null})", ParseError::missing_field},
       {"eventType object", R"({"eventType":{"a":1}})", ParseError::wrong_type},
+      {"eventType number", R"({"eventType":42})", ParseError::wrong_type},
+      {"eventType boolean", R"({"eventType":true})", ParseError::wrong_type},
       {"actor a string", R"({"eventType":"a","actor":"bob"})", ParseError::wrong_type},
       {"target an object", R"({"eventType":"a","target":{"id":"x"}})", ParseError::wrong_type},
       {"lat not a number", R"({"eventType":"a","client":{"geographicalContext":{"geolocation":{"lat":"north"}}}})",
