@@ -221,15 +221,29 @@ void Engine::sync() {
 void Engine::observe(std::int32_t partition, EventTime time) {
   auto [it, inserted] = partitions_.try_emplace(partition, time);
   if (!inserted && time > it->second) it->second = time;
+  if (!inserted) return;
+  // A new partition must hold the shards' watermarks before the events pushed after this call
+  // reach them, so it is staged in order with them rather than sent with the next dispatch.
+  for (auto& w : workers_) {
+    Worker::Item item;
+    item.kind = Worker::Item::Kind::observe;
+    item.partition = partition;
+    item.time = time;
+    w->staging.push_back(std::move(item));
+  }
 }
 
 void Engine::remove_partition(std::int32_t partition) {
   partitions_.erase(partition);
-  for (auto& w : workers_) {
+  // Staged behind the partition's events not yet sent: sent ahead of them, the removal would be
+  // undone by their arrival (a shard learns of a partition from its events), and the partition,
+  // no longer tracked here, would then hold that shard's watermark for good.
+  for (std::uint32_t i = 0; i < workers_.size(); ++i) {
     Worker::Item item;
     item.kind = Worker::Item::Kind::remove_partition;
     item.partition = partition;
-    w->enqueue(std::move(item));
+    workers_[i]->staging.push_back(std::move(item));
+    dispatch(i);
   }
 }
 

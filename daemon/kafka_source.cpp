@@ -76,11 +76,12 @@ boost::system::result<std::unique_ptr<KafkaSource>, std::string> KafkaSource::cr
 
   std::map<std::string, std::string> properties = {{"enable.auto.commit", "true"},
                                                    {"auto.offset.reset", "earliest"},
-                                                   {"partition.assignment.strategy", "range,roundrobin"},
-                                                   {"enable.partition.eof", "true"}};
+                                                   {"partition.assignment.strategy", "range,roundrobin"}};
   for (const auto& [key, value] : c.properties)
     properties[key] = value;
   properties["enable.auto.offset.store"] = "false";
+  // The sink learns from a partition's end that it has nothing to read (partition_caught_up).
+  properties["enable.partition.eof"] = "true";
   self->manual_commit_ = properties["enable.auto.commit"] == "false";
   if (properties["partition.assignment.strategy"].find("cooperative") != std::string::npos) {
     self->log(LogLevel::warn,
@@ -225,8 +226,23 @@ void KafkaSource::offer_held() {
   while (!held_.empty()) {
     Held& front = held_.front();
     if (!sink_.offer(std::move(front.event), front.token)) return;
+    TopicPartition tp{front.token.origin.topic, front.token.origin.partition};
     held_.pop_front();
+    report_caught_up_if_pending(tp);
   }
+}
+
+bool KafkaSource::holding(const TopicPartition& tp) const {
+  return std::any_of(held_.begin(), held_.end(), [&](const Held& h) {
+    return h.token.origin.topic == tp.topic && h.token.origin.partition == tp.partition;
+  });
+}
+
+void KafkaSource::report_caught_up_if_pending(const TopicPartition& tp) {
+  auto pending = std::find(eof_pending_.begin(), eof_pending_.end(), tp);
+  if (pending == eof_pending_.end() || holding(tp)) return;
+  eof_pending_.erase(pending);
+  if (tracker_.owns(tp)) sink_.partition_caught_up(tp.topic, tp.partition);
 }
 
 void KafkaSource::set_paused(bool paused) {
@@ -263,13 +279,12 @@ void KafkaSource::service() {
 void KafkaSource::handle(rd_kafka_message_t* message) {
   if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
     if (message->rkt == nullptr) return;
-    auto topic = correlator::Symbol::intern(rd_kafka_topic_name(message->rkt));
-    // Events of the partition still held back by backpressure have not reached the sink yet, so
-    // the sink must not hear that the partition has nothing more.
-    bool holding = std::any_of(held_.begin(), held_.end(), [&](const Held& h) {
-      return h.token.origin.topic == topic && h.token.origin.partition == message->partition;
-    });
-    if (!holding) sink_.partition_caught_up(topic, message->partition);
+    TopicPartition tp{correlator::Symbol::intern(rd_kafka_topic_name(message->rkt)), message->partition};
+    if (!tracker_.owns(tp)) return;  // from before a revoke
+    // Events of the partition still held back by backpressure have not reached the sink: it hears
+    // of the end once they have.
+    if (std::find(eof_pending_.begin(), eof_pending_.end(), tp) == eof_pending_.end()) eof_pending_.push_back(tp);
+    report_caught_up_if_pending(tp);
     return;
   }
   if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -427,6 +442,7 @@ void KafkaSource::on_revoke(rd_kafka_topic_partition_list_t* partitions, bool co
       rd_kafka_topic_partition_list_add(commit.list, tp.topic.str().c_str(), tp.partition)->offset = *offset;
     }
     tracker_.revoke(tp);  // from here on, late acks of this ownership are fenced
+    std::erase(eof_pending_, tp);
     sink_.partition_revoked(tp.topic, tp.partition);
   }
   if (!lost && commit.list->cnt > 0) {

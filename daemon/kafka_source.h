@@ -93,6 +93,8 @@ class KafkaSource final : public Source {
   void store_offsets();
   void handle(rd_kafka_message_t* message);
   void offer_held();
+  bool holding(const TopicPartition& tp) const;
+  void report_caught_up_if_pending(const TopicPartition& tp);
   void set_paused(bool paused);
   void wait_for_acks(const std::vector<TopicPartition>& partitions,
                      const std::unordered_map<TopicPartition, std::size_t, TopicPartitionHash>& dropped);
@@ -115,6 +117,8 @@ class KafkaSource final : public Source {
   std::unique_ptr<DeadLetterProducer> dead_letter_;
   OffsetTracker tracker_;
   std::deque<Held> held_;  // parsed, refused by the full sink; offered again in order
+  // Partitions whose end was reached while events of theirs were still in held_.
+  std::vector<TopicPartition> eof_pending_;
   bool paused_ = false;
   bool closing_ = false;
 

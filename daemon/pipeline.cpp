@@ -330,8 +330,9 @@ void Pipeline::Impl::register_metrics() {
                       return std::vector<Sample>{{{}, static_cast<double>(evicted_keys.load())}};
                     });
   metrics.collector("oktaguard_excepted_total",
-                    "Events kept out of a detection, or decisions suppressed, by an exception", MetricType::counter, {},
-                    [this] {
+                    "Detection matches and response decisions suppressed by the rule files' exceptions (the "
+                    "configuration's response.exceptions skip actions in the response engine, in its audit trail)",
+                    MetricType::counter, {}, [this] {
                       return std::vector<Sample>{{{}, static_cast<double>(excepted.load())}};
                     });
   metrics.collector("oktaguard_users_with_risk", "Users whose risk has not decayed to zero", MetricType::gauge, {},

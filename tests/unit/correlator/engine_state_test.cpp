@@ -273,5 +273,62 @@ TEST(EngineState, RemovingAQuietPartitionReleasesTheOthers) {
   EXPECT_LT(engine.released(), at(std::chrono::minutes(30))) << "the lateness still applies to partition 1";
 }
 
+// The daemon removes a revoked partition possibly right after pushing its last events: the removal
+// must not reach a shard before those events (which would bring the partition back there for good).
+TEST(EngineState, APartitionRemovedRightAfterItsEventsStaysRemoved) {
+  auto rules = load_ok(R"(detections:
+  - id: bf
+    where: { eventType: user.session.start, outcome.result: FAILURE }
+    threshold: { count: 3, within: 10m }
+    risk: 30
+)");
+  EngineOptions options;
+  options.shards = 2;
+  options.lateness = std::chrono::minutes(1);
+  Engine engine(rules, options);
+  auto failure = [](EventTime t) {
+    Event e = make_event("user.session.start", "u1", t);
+    e.outcome_result = Symbol::intern("FAILURE");
+    return e;
+  };
+  engine.push(make_event("edr.alert", "u9", at(std::chrono::minutes(0))), 7);  // not yet sent to its shard
+  engine.remove_partition(7);
+  for (int m = 1; m <= 30; m += 2)
+    engine.push(failure(at(std::chrono::minutes(m))), 1);
+  engine.sync();
+  EXPECT_FALSE(engine.take_detections().empty());
+  EXPECT_GE(engine.released(), at(std::chrono::minutes(28)));
+}
+
+// A partition announced before it delivers anything (a Kafka assignment) holds back the events
+// pushed after the announcement, in every shard.
+TEST(EngineState, AnObservedPartitionHoldsTheEventsPushedAfterIt) {
+  auto rules = load_ok(R"(detections:
+  - id: bf
+    where: { eventType: user.session.start, outcome.result: FAILURE }
+    threshold: { count: 3, within: 10m }
+    risk: 30
+)");
+  EngineOptions options;
+  options.shards = 2;
+  options.lateness = std::chrono::minutes(1);
+  Engine engine(rules, options);
+  auto failure = [](EventTime t) {
+    Event e = make_event("user.session.start", "u1", t);
+    e.outcome_result = Symbol::intern("FAILURE");
+    return e;
+  };
+  engine.push(failure(at(std::chrono::minutes(0))), 1);
+  engine.sync();
+  engine.observe(7, EventTime{});
+  for (int m = 1; m <= 30; m += 2)
+    engine.push(failure(at(std::chrono::minutes(m))), 1);
+  engine.sync();
+  EXPECT_TRUE(engine.take_detections().empty()) << "held back by partition 7";
+  engine.push(make_event("edr.alert", "u9", at(std::chrono::minutes(40))), 7);
+  engine.sync();
+  EXPECT_FALSE(engine.take_detections().empty());
+}
+
 }  // namespace
 }  // namespace og::test
