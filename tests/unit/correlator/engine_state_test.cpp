@@ -241,24 +241,33 @@ responses:
   EXPECT_EQ(summary(two.take_decisions()), expect);
 }
 
-// A partition that went quiet holds every shard's watermark at its last event; removing it (the
-// daemon does so after idle_release) lets the rest be applied, and `released()` says how far.
-TEST(EngineState, RemovingAQuietPartitionReleasesTheOthers) {
-  auto rules = load_ok(R"(detections:
+// Three failed sign-ins of a user within 10 minutes; the partition tests below feed u1's.
+std::shared_ptr<const RuleSet> threshold_rules() {
+  return load_ok(R"(detections:
   - id: bf
     where: { eventType: user.session.start, outcome.result: FAILURE }
     threshold: { count: 3, within: 10m }
     risk: 30
 )");
+}
+
+EngineOptions two_shards_one_minute_late() {
   EngineOptions options;
   options.shards = 2;
   options.lateness = std::chrono::minutes(1);
-  Engine engine(rules, options);
-  auto failure = [](EventTime t) {
-    Event e = make_event("user.session.start", "u1", t);
-    e.outcome_result = Symbol::intern("FAILURE");
-    return e;
-  };
+  return options;
+}
+
+Event failure(EventTime t) {
+  Event e = make_event("user.session.start", "u1", t);
+  e.outcome_result = Symbol::intern("FAILURE");
+  return e;
+}
+
+// A partition that went quiet holds every shard's watermark at its last event; removing it (the
+// daemon does so after idle_release) lets the rest be applied, and `released()` says how far.
+TEST(EngineState, RemovingAQuietPartitionReleasesTheOthers) {
+  Engine engine(threshold_rules(), two_shards_one_minute_late());
   engine.push(make_event("edr.alert", "u9", at(std::chrono::minutes(0))), 7);  // the quiet partition
   engine.sync();  // every shard now knows partition 7's progress
   for (int m = 1; m <= 30; m += 2)
@@ -276,21 +285,7 @@ TEST(EngineState, RemovingAQuietPartitionReleasesTheOthers) {
 // The daemon removes a revoked partition possibly right after pushing its last events: the removal
 // must not reach a shard before those events (which would bring the partition back there for good).
 TEST(EngineState, APartitionRemovedRightAfterItsEventsStaysRemoved) {
-  auto rules = load_ok(R"(detections:
-  - id: bf
-    where: { eventType: user.session.start, outcome.result: FAILURE }
-    threshold: { count: 3, within: 10m }
-    risk: 30
-)");
-  EngineOptions options;
-  options.shards = 2;
-  options.lateness = std::chrono::minutes(1);
-  Engine engine(rules, options);
-  auto failure = [](EventTime t) {
-    Event e = make_event("user.session.start", "u1", t);
-    e.outcome_result = Symbol::intern("FAILURE");
-    return e;
-  };
+  Engine engine(threshold_rules(), two_shards_one_minute_late());
   engine.push(make_event("edr.alert", "u9", at(std::chrono::minutes(0))), 7);  // not yet sent to its shard
   engine.remove_partition(7);
   for (int m = 1; m <= 30; m += 2)
@@ -303,21 +298,7 @@ TEST(EngineState, APartitionRemovedRightAfterItsEventsStaysRemoved) {
 // A partition announced before it delivers anything (a Kafka assignment) holds back the events
 // pushed after the announcement, in every shard.
 TEST(EngineState, AnObservedPartitionHoldsTheEventsPushedAfterIt) {
-  auto rules = load_ok(R"(detections:
-  - id: bf
-    where: { eventType: user.session.start, outcome.result: FAILURE }
-    threshold: { count: 3, within: 10m }
-    risk: 30
-)");
-  EngineOptions options;
-  options.shards = 2;
-  options.lateness = std::chrono::minutes(1);
-  Engine engine(rules, options);
-  auto failure = [](EventTime t) {
-    Event e = make_event("user.session.start", "u1", t);
-    e.outcome_result = Symbol::intern("FAILURE");
-    return e;
-  };
+  Engine engine(threshold_rules(), two_shards_one_minute_late());
   engine.push(failure(at(std::chrono::minutes(0))), 1);
   engine.sync();
   engine.observe(7, EventTime{});
