@@ -80,6 +80,7 @@ boost::system::result<std::unique_ptr<KafkaSource>, std::string> KafkaSource::cr
   for (const auto& [key, value] : c.properties)
     properties[key] = value;
   properties["enable.auto.offset.store"] = "false";
+  self->group_id_ = properties["group.id"];
   // The sink learns from a partition's end that it has nothing to read (partition_caught_up).
   properties["enable.partition.eof"] = "true";
   self->manual_commit_ = properties["enable.auto.commit"] == "false";
@@ -269,6 +270,7 @@ void KafkaSource::service() {
   offer_held();
   if (paused_ && held_.empty()) set_paused(false);
   store_offsets();
+  if (Clock::now() >= share_check_at_) check_group_share();
   if (manual_commit_ && Clock::now() - last_commit_ >= config_.commit_interval) {
     last_commit_ = Clock::now();
     // Async: commits the stored offsets; _NO_OFFSET just means nothing new was stored.
@@ -393,7 +395,43 @@ void KafkaSource::wait_for_acks(const std::vector<TopicPartition>& partitions,
   }
 }
 
+void KafkaSource::check_group_share() {
+  share_check_at_ = Clock::time_point::max();
+  std::vector<TopicPartition> owned = tracker_.owned();
+  std::string share;
+  for (const auto& [topic, binding] : bindings_) {
+    rd_kafka_topic_t* handle = rd_kafka_topic_new(consumer_, topic.str().c_str(), nullptr);
+    if (handle == nullptr) continue;
+    const rd_kafka_metadata_t* metadata = nullptr;
+    if (rd_kafka_metadata(consumer_, 0, handle, &metadata, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (int t = 0; t < metadata->topic_cnt; ++t) {
+        const rd_kafka_metadata_topic_t& md = metadata->topics[t];
+        if (md.err != RD_KAFKA_RESP_ERR_NO_ERROR || md.partition_cnt <= 0) continue;
+        auto mine =
+            std::count_if(owned.begin(), owned.end(), [&](const TopicPartition& tp) { return tp.topic == topic; });
+        if (mine < md.partition_cnt)
+          share +=
+              fmt::format("{}{} of {} partitions of {}", share.empty() ? "" : ", ", mine, md.partition_cnt, md.topic);
+      }
+      rd_kafka_metadata_destroy(metadata);
+    }
+    rd_kafka_topic_destroy(handle);
+  }
+  if (share == share_reported_) return;
+  share_reported_ = share;
+  if (share.empty()) {
+    log(LogLevel::info, fmt::format("kafka source: this member reads every partition of its topics again"));
+    return;
+  }
+  log(LogLevel::warn,
+      fmt::format("kafka source: this member reads {}; other members of group {} read the rest. Correlation needs all "
+                  "of a user's events in one process: run one oktaguard per group.id",
+                  share, group_id_));
+}
+
 void KafkaSource::on_assign(rd_kafka_topic_partition_list_t* partitions, bool cooperative) {
+  // Checked once the group has settled, not in the middle of a rebalance.
+  share_check_at_ = Clock::now() + std::chrono::seconds(3);
   for (int i = 0; i < partitions->cnt; ++i) {
     TopicPartition tp = to_tp(partitions->elems[i]);
     tracker_.assign(tp);
@@ -414,6 +452,7 @@ void KafkaSource::on_assign(rd_kafka_topic_partition_list_t* partitions, bool co
 }
 
 void KafkaSource::on_revoke(rd_kafka_topic_partition_list_t* partitions, bool cooperative) {
+  share_check_at_ = Clock::now() + std::chrono::seconds(3);
   bool lost = rd_kafka_assignment_lost(consumer_) != 0;
   std::vector<TopicPartition> revoked;
   for (int i = 0; i < partitions->cnt; ++i)

@@ -95,6 +95,9 @@ class KafkaSource final : public Source {
   void offer_held();
   bool holding(const TopicPartition& tp) const;
   void report_caught_up_if_pending(const TopicPartition& tp);
+  // Warns when, after a rebalance, other members of the group read some of the subscribed
+  // partitions: the correlator needs all of a user's events in one process.
+  void check_group_share();
   void set_paused(bool paused);
   void wait_for_acks(const std::vector<TopicPartition>& partitions,
                      const std::unordered_map<TopicPartition, std::size_t, TopicPartitionHash>& dropped);
@@ -112,6 +115,10 @@ class KafkaSource final : public Source {
   rd_kafka_t* consumer_ = nullptr;
   bool manual_commit_ = false;
   std::chrono::steady_clock::time_point last_commit_{};
+  // Settled a few seconds after each rebalance; max() when no check is due.
+  std::chrono::steady_clock::time_point share_check_at_ = std::chrono::steady_clock::time_point::max();
+  std::string share_reported_;  // the last share warned about ("" when every partition was here)
+  std::string group_id_;
   std::map<std::string, std::unique_ptr<IngestCounters>> counters_;  // by source name
   std::unordered_map<correlator::Symbol, Binding> bindings_;         // by topic
   std::unique_ptr<DeadLetterProducer> dead_letter_;

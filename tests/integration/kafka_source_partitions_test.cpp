@@ -120,5 +120,54 @@ TEST(KafkaSourcePartitions, TheSinkHearsOfAssignmentCatchingUpAndRevocationInOrd
   EXPECT_GT(position(log, "revoked 1"), last_position(log, "caught_up 1")) << text;
 }
 
+// A second member of the group takes some partitions: each member warns that it no longer reads
+// them all (correlation needs every event of a user in one process).
+TEST(KafkaSourcePartitions, AMemberSharingTheGroupIsWarnedAbout) {
+  const std::string bootstrap = kafka_bootstrap();
+  ASSERT_FALSE(bootstrap.empty());
+  const std::string topic = unique_name("og-share");
+  const std::string group = unique_name("og-share-group");
+  create_topic(bootstrap, topic, 2);
+
+  struct Member {
+    RecordingSink sink;
+    std::mutex mutex;
+    std::vector<std::string> lines;
+    std::unique_ptr<daemon::KafkaSource> source;
+    std::jthread poller;
+    bool warned() {
+      std::lock_guard lock(mutex);
+      return std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
+        return l.find("of 2 partitions of") != std::string::npos &&
+               l.find("run one oktaguard per group.id") != std::string::npos;
+      });
+    }
+  };
+  auto start = [&](Member& m) {
+    daemon::KafkaSourceConfig config;
+    config.bindings.push_back({topic, "okta", correlator::SourceFormat::okta_system_log, {}});
+    config.properties = {{"bootstrap.servers", bootstrap}, {"group.id", group}, {"session.timeout.ms", "6000"}};
+    config.factories = daemon::default_ingest_factories(config.limits);
+    auto created =
+        daemon::KafkaSource::create(std::move(config), m.sink, [&m](daemon::LogLevel, std::string_view line) {
+          std::lock_guard lock(m.mutex);
+          m.lines.emplace_back(line);
+        });
+    ASSERT_TRUE(created) << created.error();
+    m.source = std::move(*created);
+    m.poller = std::jthread([&m](std::stop_token stop) { m.source->run(stop); });
+  };
+  Member first, second;
+  start(first);
+  ASSERT_TRUE(wait_until([&] { return position(first.sink.log(), "assigned 1") >= 0; }, std::chrono::seconds(30)));
+  // Alone, it reads both partitions: no warning.
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  EXPECT_FALSE(first.warned());
+  start(second);
+  EXPECT_TRUE(wait_until([&] { return first.warned() && second.warned(); }, std::chrono::seconds(45)));
+  second.poller.request_stop();
+  first.poller.request_stop();
+}
+
 }  // namespace
 }  // namespace og::test
