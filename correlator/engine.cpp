@@ -183,7 +183,7 @@ struct ShardAccess {
   }
 
   WindowEntry entry(const Event& e, std::uint64_t value = 0) {
-    return WindowEntry{e.published, value, e.uuid, e.actor.id};
+    return WindowEntry{e.published, value, EntryId(e.uuid), EntryId(e.actor.id)};
   }
   // For entries kept in a window: the actor only when the detection will need it (key_users, or the
   // user of a detection completed by a deadline or by another detection), saving a copy per event.
@@ -191,7 +191,7 @@ struct ShardAccess {
     const DetectionRule& r = rules().detections[d];
     bool actor =
         r.risk_to == RiskTo::key_users || r.kind == ConstructKind::absence || r.kind == ConstructKind::evidence;
-    return WindowEntry{e.published, value, e.uuid, actor ? e.actor.id : std::string()};
+    return WindowEntry{e.published, value, EntryId(e.uuid), actor ? EntryId(e.actor.id) : EntryId()};
   }
 
   // -- firing --------------------------------------------------------------------------------
@@ -212,10 +212,11 @@ struct ShardAccess {
     det.time = t;
     det.window_start = start;
     det.risk = r.risk;
+    std::array<char, 36> buf;
     for (const WindowEntry& w : evidence) {
       if (w.uuid.empty()) continue;
       // Evidence detections store the signal detection's uuids comma-joined.
-      std::string_view rest = w.uuid;
+      std::string_view rest = w.uuid.view(buf);
       while (!rest.empty()) {
         auto comma = rest.find(',');
         det.evidence.emplace_back(rest.substr(0, comma));
@@ -247,7 +248,7 @@ struct ShardAccess {
       case RiskTo::key_users: {
         std::vector<std::string> actors;
         for (const WindowEntry& w : evidence) {
-          if (!w.actor.empty()) actors.push_back(w.actor);
+          if (!w.actor.empty()) actors.push_back(w.actor.str());
         }
         std::sort(actors.begin(), actors.end());
         actors.erase(std::unique(actors.begin(), actors.end()), actors.end());
@@ -503,7 +504,8 @@ struct ShardAccess {
     std::string key = store.absence_keys[timer.key];
     store.absences.erase(it);
     store.absence_keys.erase(timer.key);
-    fire(timer.detection, key, timer.key, timer.deadline, ev.front().time, nullptr, ev, &ev.front().actor);
+    std::string actor = ev.front().actor.str();
+    fire(timer.detection, key, timer.key, timer.deadline, ev.front().time, nullptr, ev, &actor);
   }
 
   void geo_velocity(std::uint32_t d, const Event& e) {
@@ -519,7 +521,7 @@ struct ShardAccess {
       double hours = std::chrono::duration<double, std::ratio<3600>>(t - st.time).count();
       double kmh = hours > 0 ? km / hours : std::numeric_limits<double>::infinity();
       if (km >= r.min_km && kmh > r.max_kmh) {
-        std::vector<WindowEntry> ev{WindowEntry{st.time, 0, st.uuid.str(), e.actor.id}, entry(e)};
+        std::vector<WindowEntry> ev{WindowEntry{st.time, 0, EntryId(st.uuid.str()), EntryId(e.actor.id)}, entry(e)};
         EventTime start = st.time;
         st = GeoState{t, static_cast<float>(*e.geo.lat), static_cast<float>(*e.geo.lon), CompactId::from(e.uuid)};
         std::string key = cur_key();
@@ -609,7 +611,7 @@ struct ShardAccess {
       joined += (joined.empty() ? "" : ",") + u;
     for (std::size_t i = 0; i < r.signals.size(); ++i) {
       if (r.signals[i].detection == source)
-        add_signal(listener, st, i, WindowEntry{t, 0, joined, e ? e->actor.id : ""});
+        add_signal(listener, st, i, WindowEntry{t, 0, EntryId(joined), e ? EntryId(e->actor.id) : EntryId()});
     }
     trim_window(st, t - r.within);
     check_evidence(listener, kh, key, t, e);
@@ -622,7 +624,8 @@ struct ShardAccess {
     std::vector<WindowEntry> ev = std::move(st.entries);
     st.entries.clear();
     std::string k = key;
-    fire(d, k, kh, t, ev.front().time, e, ev, e ? nullptr : &ev.back().actor);
+    std::string actor = e ? std::string() : ev.back().actor.str();
+    fire(d, k, kh, t, ev.front().time, e, ev, e ? nullptr : &actor);
   }
 
   // -- maintenance ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #include "correlator/risk.h"
 
 #include <cmath>
+#include <cstring>
 
 namespace og::correlator {
 
@@ -63,28 +64,41 @@ int hex(char c, int& upper) {
   return -1;
 }
 
+// A canonical uuid of one case into 16 bytes; `upper` is set to 1 for upper case. False: not one.
+bool parse_uuid(std::string_view text, std::uint8_t* bytes, int& upper) {
+  if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-') return false;
+  std::size_t out = 0;
+  upper = -1;
+  for (std::size_t i = 0; i < 36; ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+    int h = hex(text[i], upper), l = hex(text[i + 1], upper);
+    if (h < 0 || l < 0) return false;
+    bytes[out++] = static_cast<std::uint8_t>(h << 4 | l);
+    ++i;
+  }
+  return out == 16;
+}
+
+void render_uuid(const std::uint8_t* bytes, bool upper, char* out) {
+  const char* kHex = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+  for (std::size_t i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) *out++ = '-';
+    *out++ = kHex[bytes[i] >> 4];
+    *out++ = kHex[bytes[i] & 0xF];
+  }
+}
+
 }  // namespace
 
 CompactId CompactId::from(std::string_view text) {
   CompactId id;
   if (text.empty()) return id;
-  if (text.size() == 36 && text[8] == '-' && text[13] == '-' && text[18] == '-' && text[23] == '-') {
-    std::size_t out = 0;
-    bool ok = true;
-    int upper = -1;
-    for (std::size_t i = 0; i < 36 && ok; ++i) {
-      if (i == 8 || i == 13 || i == 18 || i == 23) continue;
-      int h = hex(text[i], upper), l = hex(text[i + 1], upper);
-      ok = h >= 0 && l >= 0;
-      if (ok) id.bytes_[out++] = static_cast<std::uint8_t>(h << 4 | l);
-      ++i;
-    }
-    if (ok && out == 16) {
-      id.kind_ = upper == 1 ? 20 : 1;
-      return id;
-    }
-    id.bytes_ = {};
+  int upper = -1;
+  if (parse_uuid(text, id.bytes_.data(), upper)) {
+    id.kind_ = upper == 1 ? 20 : 1;
+    return id;
   }
+  id.bytes_ = {};
   std::size_t n = std::min<std::size_t>(text.size(), 16);
   if (text.size() > 16) n = 15;
   for (std::size_t i = 0; i < n; ++i)
@@ -96,20 +110,70 @@ CompactId CompactId::from(std::string_view text) {
 std::string CompactId::str() const {
   if (kind_ == 0) return {};
   if (kind_ == 1 || kind_ == 20) {
-    const char* kHex = kind_ == 1 ? "0123456789abcdef" : "0123456789ABCDEF";
-    std::string out;
-    out.reserve(36);
-    for (std::size_t i = 0; i < 16; ++i) {
-      if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-      out.push_back(kHex[bytes_[i] >> 4]);
-      out.push_back(kHex[bytes_[i] & 0xF]);
-    }
+    std::string out(36, '-');
+    render_uuid(bytes_.data(), kind_ == 20, out.data());
     return out;
   }
   std::size_t n = kind_ == 19 ? 15 : kind_ - 2u;
   std::string out(reinterpret_cast<const char*>(bytes_.data()), n);
   if (kind_ == 19) out.push_back('~');
   return out;
+}
+
+EntryId::EntryId(std::string_view text) {
+  if (text.empty()) return;
+  int upper = -1;
+  if (parse_uuid(text, raw_.data(), upper)) {
+    raw_[kTag] = upper == 1 ? kUpperUuid : kLowerUuid;
+    return;
+  }
+  raw_ = {};
+  if (text.size() < kTag) {
+    std::memcpy(raw_.data(), text.data(), text.size());
+    raw_[kTag] = static_cast<std::uint8_t>(text.size());
+    return;
+  }
+  char* p = new char[text.size()];
+  std::memcpy(p, text.data(), text.size());
+  auto n = static_cast<std::uint32_t>(text.size());
+  std::memcpy(raw_.data(), &p, sizeof p);
+  std::memcpy(raw_.data() + 8, &n, sizeof n);
+  raw_[kTag] = kHeap;
+}
+
+EntryId::EntryId(const EntryId& o) : raw_(o.raw_) {
+  if (!heap()) return;
+  std::uint32_t n = o.heap_size();
+  char* p = new char[n];
+  std::memcpy(p, o.heap_ptr(), n);
+  std::memcpy(raw_.data(), &p, sizeof p);
+}
+
+char* EntryId::heap_ptr() const {
+  char* p = nullptr;
+  std::memcpy(&p, raw_.data(), sizeof p);
+  return p;
+}
+
+std::uint32_t EntryId::heap_size() const {
+  std::uint32_t n = 0;
+  std::memcpy(&n, raw_.data() + 8, sizeof n);
+  return n;
+}
+
+std::string_view EntryId::view(std::array<char, 36>& buf) const {
+  std::uint8_t tag = raw_[kTag];
+  if (tag == kHeap) return {heap_ptr(), heap_size()};
+  if (tag == kLowerUuid || tag == kUpperUuid) {
+    render_uuid(raw_.data(), tag == kUpperUuid, buf.data());
+    return {buf.data(), buf.size()};
+  }
+  return {reinterpret_cast<const char*>(raw_.data()), tag};
+}
+
+std::string EntryId::str() const {
+  std::array<char, 36> buf;
+  return std::string(view(buf));
 }
 
 }  // namespace og::correlator

@@ -20,14 +20,18 @@ EventTime from_ms(std::int64_t v) {
 void put_entry(SnapshotWriter& w, const WindowEntry& e) {
   w.put<std::int64_t>(ms(e.time));
   w.put<std::uint64_t>(e.value);
-  w.put_string(e.uuid);
-  w.put_string(e.actor);
+  std::array<char, 36> buf;
+  w.put_string(e.uuid.view(buf));
+  w.put_string(e.actor.view(buf));
 }
 
 bool get_entry(SnapshotReader& r, WindowEntry& e) {
   std::int64_t t = 0;
-  if (!r.get(t) || !r.get(e.value) || !r.get_string(e.uuid) || !r.get_string(e.actor)) return false;
+  std::string uuid, actor;
+  if (!r.get(t) || !r.get(e.value) || !r.get_string(uuid) || !r.get_string(actor)) return false;
   e.time = from_ms(t);
+  e.uuid = EntryId(uuid);
+  e.actor = EntryId(actor);
   return true;
 }
 

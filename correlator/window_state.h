@@ -29,13 +29,55 @@ class CompactId {
   std::uint8_t kind_ = 0;  // 0 empty, 1 uuid, 20 upper-case uuid, 2..18 text of length kind_-2, 19 truncated
 };
 
+// An id kept in a window entry, rendered back exactly as given, in 24 bytes: canonical UUIDs (one
+// case) as their 16 bytes, other text of up to 22 characters inline (Okta ids have 20), longer text
+// (a mixed-case uuid, the comma-joined uuids of a signal detection) on the heap. Event uuids and
+// actor ids are copied for every event a window keeps; as std::string each was an allocation.
+class EntryId {
+ public:
+  EntryId() noexcept = default;
+  explicit EntryId(std::string_view text);
+  EntryId(const EntryId& o);
+  EntryId(EntryId&& o) noexcept : raw_(o.raw_) { o.raw_[kTag] = 0; }
+  EntryId& operator=(const EntryId& o) {
+    if (this != &o) *this = EntryId(o);
+    return *this;
+  }
+  EntryId& operator=(EntryId&& o) noexcept {
+    if (this != &o) {
+      release();
+      raw_ = o.raw_;
+      o.raw_[kTag] = 0;
+    }
+    return *this;
+  }
+  ~EntryId() { release(); }
+
+  bool empty() const { return raw_[kTag] == 0; }
+  std::string str() const;
+  // The text; a uuid is rendered into `buf`, so the view lives as long as `buf`.
+  std::string_view view(std::array<char, 36>& buf) const;
+
+ private:
+  static constexpr std::size_t kTag = 23;
+  static constexpr std::uint8_t kLowerUuid = 0xFD, kUpperUuid = 0xFE, kHeap = 0xFF;  // else: inline length
+  bool heap() const { return raw_[kTag] == kHeap; }
+  void release() {
+    if (heap()) delete[] heap_ptr();
+  }
+  char* heap_ptr() const;
+  std::uint32_t heap_size() const;
+
+  alignas(8) std::array<std::uint8_t, 24> raw_{};
+};
+
 // One event counted in a window: enough to explain the detection (uuid) and to name the users seen
 // under the key (actor).
 struct WindowEntry {
   EventTime time{};
   std::uint64_t value = 0;  // distinct: hash of the field value; evidence: signal index
-  std::string uuid;
-  std::string actor;
+  EntryId uuid;
+  EntryId actor;
 };
 
 // threshold, distinct, single (cooldown only), evidence.

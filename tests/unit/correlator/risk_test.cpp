@@ -62,6 +62,28 @@ TEST(CompactId, RoundTripsUuidsAndShortIds) {
   EXPECT_NE(CompactId::from("a"), CompactId::from("b"));
 }
 
+TEST(EntryId, RoundTripsEveryText) {
+  for (std::string s :
+       {"85a5d008-e1dc-4a4e-8615-42903697579b", "85A5D008-E1DC-4A4E-8615-42903697579B",
+        "85A5D008-e1dc-4A4E-8615-42903697579B", "00u1abcd2EFGH3ijk697", "", "e1", "0123456789012345678901",
+        "01234567890123456789012", "85a5d008-e1dc-4a4e-8615-42903697579b,85a5d008-e1dc-4a4e-8615-42903697579c",
+        "85a5d008-e1dc-4a4e-8615-42903697579g"}) {
+    EntryId id(s);
+    EXPECT_EQ(id.str(), s);
+    EXPECT_EQ(id.empty(), s.empty());
+    EntryId copy = id;
+    EXPECT_EQ(copy.str(), s);
+    EntryId moved = std::move(copy);
+    EXPECT_EQ(moved.str(), s);
+    copy = moved;
+    moved = EntryId("x");
+    EXPECT_EQ(copy.str(), s);
+    std::array<char, 36> buf;
+    EXPECT_EQ(copy.view(buf), s);
+  }
+  EXPECT_EQ(sizeof(EntryId), 24u);
+}
+
 TEST(ReorderBuffer, ReleasesInTimeThenUuidOrder) {
   ReorderBuffer buffer(minutes(1));
   std::vector<std::string> out;
