@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <span>
 
 #include "correlator/engine_state.h"
 
@@ -39,14 +40,16 @@ bool user_actor(const EntityRef& a, UserRef& out) {
   return true;
 }
 
-void insert_sorted(std::vector<WindowEntry>& entries, WindowEntry e) {
+template <typename Entries>
+void insert_sorted(Entries& entries, WindowEntry e) {
   auto pos = entries.end();
   while (pos != entries.begin() && std::prev(pos)->time > e.time)
     --pos;
   entries.insert(pos, std::move(e));
 }
 
-void trim_before(std::vector<WindowEntry>& entries, EventTime cutoff) {
+template <typename Entries>
+void trim_before(Entries& entries, EventTime cutoff) {
   auto it = std::find_if(entries.begin(), entries.end(), [&](const WindowEntry& e) { return e.time >= cutoff; });
   entries.erase(entries.begin(), it);
 }
@@ -196,7 +199,7 @@ struct ShardAccess {
 
   // -- firing --------------------------------------------------------------------------------
   void fire(std::uint32_t d, const std::string& key, std::uint64_t kh, EventTime t, EventTime start, const Event* e,
-            const std::vector<WindowEntry>& evidence, const std::string* fallback_actor) {
+            std::span<const WindowEntry> evidence, const std::string* fallback_actor) {
     const DetectionRule& r = rules().detections[d];
     DetectionStore& store = m.stores[d];
     if (r.cooldown.count() > 0) {
@@ -364,7 +367,7 @@ struct ShardAccess {
     insert_sorted(st.entries, kept_entry(d, e));
     trim_window(st, e.published - r.within);
     if (st.entries.size() >= r.count) {
-      std::vector<WindowEntry> ev = std::move(st.entries);
+      WindowEntries ev = std::move(st.entries);
       st.entries.clear();
       std::string key = cur_key();
       fire(d, key, kh, e.published, ev.front().time, &e, ev, nullptr);
@@ -390,7 +393,7 @@ struct ShardAccess {
     insert_sorted(st.entries, kept_entry(d, e, value));
     trim_window(st, e.published - r.within);
     if (st.entries.size() >= r.count) {
-      std::vector<WindowEntry> ev = std::move(st.entries);
+      WindowEntries ev = std::move(st.entries);
       st.entries.clear();
       std::string key = cur_key();
       fire(d, key, kh, e.published, ev.front().time, &e, ev, nullptr);
@@ -578,7 +581,9 @@ struct ShardAccess {
 
   void add_signal(std::uint32_t d, WindowState& st, std::size_t signal, WindowEntry w) {
     const DetectionRule& r = rules().detections[d];
-    std::erase_if(st.entries, [&](const WindowEntry& x) { return x.value == signal; });
+    st.entries.erase(
+        std::remove_if(st.entries.begin(), st.entries.end(), [&](const WindowEntry& x) { return x.value == signal; }),
+        st.entries.end());
     w.value = signal;
     insert_sorted(st.entries, std::move(w));
     trim_window(st, st.entries.back().time - r.within);
@@ -621,7 +626,7 @@ struct ShardAccess {
     const DetectionRule& r = rules().detections[d];
     WindowState& st = m.stores[d].windows[kh];
     if (st.entries.empty() || evidence_points(r, st) < r.min_points) return;
-    std::vector<WindowEntry> ev = std::move(st.entries);
+    WindowEntries ev = std::move(st.entries);
     st.entries.clear();
     std::string k = key;
     std::string actor = e ? std::string() : ev.back().actor.str();

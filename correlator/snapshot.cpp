@@ -35,13 +35,15 @@ bool get_entry(SnapshotReader& r, WindowEntry& e) {
   return true;
 }
 
-void put_entries(SnapshotWriter& w, const std::vector<WindowEntry>& es) {
+template <typename Entries>
+void put_entries(SnapshotWriter& w, const Entries& es) {
   w.put<std::uint32_t>(static_cast<std::uint32_t>(es.size()));
   for (const WindowEntry& e : es)
     put_entry(w, e);
 }
 
-bool get_entries(SnapshotReader& r, std::vector<WindowEntry>& es) {
+template <typename Entries>
+bool get_entries(SnapshotReader& r, Entries& es) {
   std::uint32_t n = 0;
   if (!r.get_count(n, 24)) return false;
   es.resize(n);

@@ -80,9 +80,13 @@ struct WindowEntry {
   EntryId actor;
 };
 
+// Most windows hold one event at a time: kept inline, it costs neither an allocation nor a cache
+// miss of its own.
+using WindowEntries = boost::container::small_vector<WindowEntry, 1>;
+
 // threshold, distinct, single (cooldown only), evidence.
 struct WindowState {
-  std::vector<WindowEntry> entries;
+  WindowEntries entries;
   EventTime last_seen{};
   // At most the oldest entry's time, so a sweep can skip a window with nothing to expire without
   // touching its entries (a cache miss per key). min(): unknown.
@@ -93,7 +97,7 @@ struct SequenceState {
   std::uint32_t step = 0;                     // the step awaited; 0: collecting step-0 events
   std::uint32_t count = 0;                    // events counted for `step` (step >= 1)
   EventTime start{};                          // oldest counted event
-  std::vector<WindowEntry> first;             // step-0 events within the window (for restarts)
+  WindowEntries first;                        // step-0 events within the window (for restarts)
   EventTime first_oldest = EventTime::min();  // at most first's oldest time (see WindowState::oldest)
   std::vector<WindowEntry> evidence;          // events counted for steps >= 1
   EventTime last_seen{};
