@@ -263,7 +263,8 @@ struct ShardAccess {
     ++m.metrics.detections;
     const std::string client_ip = e ? e->client_ip : std::string();
     for (const UserRef& u : det.users) {
-      RiskContribution c{m.detection_symbols[d], key == u.id ? std::string() : key, r.risk, t, {}};
+      RiskContribution c{m.detection_symbols[d], key == u.id ? EntryId() : EntryId(key), r.risk, t, {}};
+      c.evidence.reserve(std::min(det.evidence.size(), RiskContribution::kMaxEvidence));
       for (std::size_t i = 0; i < det.evidence.size() && i < RiskContribution::kMaxEvidence; ++i)
         c.evidence.push_back(CompactId::from(det.evidence[i]));
       if (s.owns(key_hash(u.id))) {
@@ -945,7 +946,7 @@ std::optional<Explanation> Shard::explain(const std::string& user) const {
       std::vector<std::string> evidence;
       for (const CompactId& id : c.evidence)
         evidence.push_back(id.str());
-      out.contributions.push_back(Explanation::Item{c.detection.str(), c.key.empty() ? user : c.key, c.points,
+      out.contributions.push_back(Explanation::Item{c.detection.str(), c.key.empty() ? user : c.key.str(), c.points,
                                                     impl_->ledger.decay(c.points, c.time, now_), c.time,
                                                     std::move(evidence)});
     }

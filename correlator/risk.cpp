@@ -25,6 +25,13 @@ double RiskLedger::add(const UserRef& user, RiskContribution contribution) {
   auto pos = r.contributions.end();
   while (pos != r.contributions.begin() && std::prev(pos)->time > contribution.time)
     --pos;
+  // Contributions stay while the user's risk does (days, for users that are otherwise idle): grow
+  // the vector one at a time instead of doubling, which would leave a third of it unused on average.
+  if (r.contributions.size() == r.contributions.capacity()) {
+    auto at = pos - r.contributions.begin();
+    r.contributions.reserve(r.contributions.size() + 1);
+    pos = r.contributions.begin() + at;
+  }
   r.contributions.insert(pos, std::move(contribution));
   std::erase_if(r.contributions, [&](const RiskContribution& c) { return decay(c.points, c.time, r.at) < 0.5; });
   if (r.contributions.size() > kMaxContributions)

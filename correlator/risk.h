@@ -17,7 +17,7 @@ namespace og::correlator {
 // key only when it is not the user itself, at most kMaxEvidence uuids.
 struct RiskContribution {
   Symbol detection;
-  std::string key;    // empty: the key was the user id
+  EntryId key;        // empty: the key was the user id
   double points = 0;  // as added
   EventTime time{};
   std::vector<CompactId> evidence;

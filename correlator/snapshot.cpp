@@ -131,7 +131,8 @@ std::string Shard::snapshot() const {
     w.put<std::uint32_t>(static_cast<std::uint32_t>(u.contributions.size()));
     for (const RiskContribution& c : u.contributions) {
       w.put_string(c.detection.view());
-      w.put_string(c.key);
+      std::array<char, 36> buf;
+      w.put_string(c.key.view(buf));
       w.put<double>(c.points);
       w.put<std::int64_t>(ms(c.time));
       w.put<std::uint32_t>(static_cast<std::uint32_t>(c.evidence.size()));
@@ -271,9 +272,10 @@ bool Shard::restore(std::string_view blob, Diagnostics& diagnostics) {
       RiskContribution c;
       std::int64_t ct = 0;
       std::uint32_t ne = 0;
-      std::string detection;
-      if (!r.get_string(detection) || !r.get_string(c.key) || !r.get(c.points) || !r.get(ct) || !r.get_count(ne, 4))
+      std::string detection, key;
+      if (!r.get_string(detection) || !r.get_string(key) || !r.get(c.points) || !r.get(ct) || !r.get_count(ne, 4))
         return fail("contribution");
+      c.key = EntryId(key);
       c.detection = Symbol::intern(detection);
       c.time = from_ms(ct);
       for (std::uint32_t k = 0; k < ne; ++k) {

@@ -29,10 +29,11 @@ class CompactId {
   std::uint8_t kind_ = 0;  // 0 empty, 1 uuid, 20 upper-case uuid, 2..18 text of length kind_-2, 19 truncated
 };
 
-// An id kept in a window entry, rendered back exactly as given, in 24 bytes: canonical UUIDs (one
-// case) as their 16 bytes, other text of up to 22 characters inline (Okta ids have 20), longer text
-// (a mixed-case uuid, the comma-joined uuids of a signal detection) on the heap. Event uuids and
-// actor ids are copied for every event a window keeps; as std::string each was an allocation.
+// An id kept in a window entry (or a risk contribution's key), rendered back exactly as given, in
+// 24 bytes: canonical UUIDs (one case) as their 16 bytes, other text of up to 22 characters inline
+// (Okta ids have 20), longer text (a mixed-case uuid, the comma-joined uuids of a signal detection)
+// on the heap. Event uuids and actor ids are copied for every event a window keeps; as std::string
+// each was an allocation.
 class EntryId {
  public:
   EntryId() noexcept = default;
