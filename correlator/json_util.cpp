@@ -55,35 +55,6 @@ count_openers(std::string_view text) {
   return total;
 }
 
-// The first '"', '\\' or NUL at or after `p`. Callers only scan strings that stage 1 has proven
-// closed inside the padded buffer, so the block reads stay within the buffer's SIMDJSON_PADDING
-// zero bytes. SSE2 is part of x86-64, so this needs no dispatch; 16 bytes a step covers nearly
-// every key in one compare, where the word-at-a-time loop took two or three.
-const char* find_quote_or_escape(const char* p) {
-#if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"'), escape = _mm_set1_epi8('\\'), zero = _mm_setzero_si128();
-  for (;; p += 16) {
-    const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, escape)),
-                                      _mm_cmpeq_epi8(chunk, zero));
-    if (const auto mask = static_cast<unsigned>(_mm_movemask_epi8(hits))) return p + std::countr_zero(mask);
-  }
-#else
-  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
-  for (;; p += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, p, sizeof word);
-    const std::uint64_t quote = word ^ (kOnes * '"'), escape = word ^ (kOnes * '\\');
-    // Exact for the lowest matching byte (borrows only carry upwards), which is all we need.
-    const std::uint64_t hits = ((quote - kOnes) & ~quote) | ((escape - kOnes) & ~escape) | ((word - kOnes) & ~word);
-    if (const std::uint64_t lowest = hits & kHighs) {
-      static_assert(std::endian::native == std::endian::little);
-      return p + (std::countr_zero(lowest) >> 3);
-    }
-  }
-#endif
-}
-
 }  // namespace
 
 std::string_view PaddedBuffer::assign(std::string_view payload) {
@@ -243,16 +214,13 @@ std::optional<ParseFailure> check_trailing(od::document& doc) {
   return failure(ParseError::trailing_content, "after root");
 }
 
-error_code key_of(od::field& field, std::string_view& key) {
-  const char* start = field.key().raw();
-  // Stage 1 has proven every string closed, and the zeroed padding stops the scan regardless.
-  const char* end = find_quote_or_escape(start);
-  if (*end == '"') {
-    key = std::string_view(start, static_cast<std::size_t>(end - start));
-    return simdjson::SUCCESS;
-  }
+namespace detail {
+
+error_code unescaped_key(od::field field, std::string_view& key) {
   return field.unescaped_key().get(key);
 }
+
+}  // namespace detail
 
 namespace detail {
 
@@ -361,13 +329,14 @@ class SymbolCache {
 
 }  // namespace
 
-error_code read_symbol(od::value value, Symbol& out) {
+namespace detail {
+
+Symbol cached_symbol(std::string_view text) {
   thread_local SymbolCache cache;
-  std::string_view view;
-  SIMDJSON_TRY(read_view(value, view));
-  out = cache.get(view);
-  return simdjson::SUCCESS;
+  return cache.get(text);
 }
+
+}  // namespace detail
 
 error_code read_any_text(od::value value, std::string& out) {
   od::json_type type;

@@ -2,7 +2,9 @@
 
 #include <simdjson.h>
 
+#include <bit>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -64,8 +66,54 @@ std::optional<std::size_t> trailing_split(std::string_view text);
 // Call after the root value has been fully consumed: anything but whitespace left is an error.
 std::optional<ParseFailure> check_trailing(od::document& doc);
 
-// The key of a field, unescaped only when it holds an escape (they never do in practice).
-error_code key_of(od::field& field, std::string_view& key);
+namespace detail {
+
+// The first '"', '\\' or NUL at or after `p`. Callers only scan strings that stage 1 has proven
+// closed inside the padded buffer, so the block reads stay within the buffer's SIMDJSON_PADDING
+// zero bytes. SSE2 is part of x86-64, so this needs no dispatch; 16 bytes a step covers nearly
+// every key in one compare, where the word-at-a-time loop took two or three.
+inline const char* find_quote_or_escape(const char* p) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"'), escape = _mm_set1_epi8('\\'), zero = _mm_setzero_si128();
+  for (;; p += 16) {
+    const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, escape)),
+                                      _mm_cmpeq_epi8(chunk, zero));
+    if (const auto mask = static_cast<unsigned>(_mm_movemask_epi8(hits))) return p + std::countr_zero(mask);
+  }
+#else
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+  for (;; p += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, sizeof word);
+    const std::uint64_t quote = word ^ (kOnes * '"'), escape = word ^ (kOnes * '\\');
+    // Exact for the lowest matching byte (borrows only carry upwards), which is all we need.
+    const std::uint64_t hits = ((quote - kOnes) & ~quote) | ((escape - kOnes) & ~escape) | ((word - kOnes) & ~word);
+    if (const std::uint64_t lowest = hits & kHighs) {
+      static_assert(std::endian::native == std::endian::little);
+      return p + (std::countr_zero(lowest) >> 3);
+    }
+  }
+#endif
+}
+
+// Takes a copy: a reference would keep every caller's field in memory, fast path included.
+error_code unescaped_key(od::field field, std::string_view& key);
+
+}  // namespace detail
+
+// The key of a field, unescaped only when it holds an escape (they never do in practice). Inline:
+// out of line, the field went through memory, and copying it back stalled on store forwarding.
+inline error_code key_of(od::field& field, std::string_view& key) {
+  const char* start = field.key().raw();
+  // Stage 1 has proven every string closed, and the zeroed padding stops the scan regardless.
+  const char* end = detail::find_quote_or_escape(start);
+  if (*end == '"') {
+    key = std::string_view(start, static_cast<std::size_t>(end - start));
+    return simdjson::SUCCESS;
+  }
+  return detail::unescaped_key(std::move(field), key);
+}
 
 namespace detail {
 
@@ -123,7 +171,16 @@ inline error_code read_text(od::value value, std::string& out) {
   out.assign(view);
   return simdjson::SUCCESS;
 }
-error_code read_symbol(od::value value, Symbol& out);
+namespace detail {
+// The interned symbol for `text`, through a per-thread cache.
+Symbol cached_symbol(std::string_view text);
+}  // namespace detail
+inline error_code read_symbol(od::value value, Symbol& out) {
+  std::string_view view;
+  SIMDJSON_TRY(read_view(value, view));
+  out = detail::cached_symbol(view);
+  return simdjson::SUCCESS;
+}
 // Like read_text, but objects and arrays are kept as their raw JSON text.
 error_code read_any_text(od::value value, std::string& out);
 // A number, or a string holding one; null, "" and "null" leave `out` empty.
