@@ -338,7 +338,9 @@ Symbol cached_symbol(std::string_view text) {
 
 }  // namespace detail
 
-error_code read_any_text(od::value value, std::string& out) {
+namespace detail {
+
+error_code read_any_text_general(od::value value, std::string& out) {
   od::json_type type;
   SIMDJSON_TRY(value.type().get(type));
   std::string_view raw;
@@ -356,6 +358,8 @@ error_code read_any_text(od::value value, std::string& out) {
   out.assign(trim_right(raw));
   return simdjson::SUCCESS;
 }
+
+}  // namespace detail
 
 namespace {
 

@@ -104,7 +104,7 @@ error_code unescaped_key(od::field field, std::string_view& key);
 
 // The key of a field, unescaped only when it holds an escape (they never do in practice). Inline:
 // out of line, the field went through memory, and copying it back stalled on store forwarding.
-inline error_code key_of(od::field& field, std::string_view& key) {
+[[gnu::always_inline]] inline error_code key_of(od::field& field, std::string_view& key) {
   const char* start = field.key().raw();
   // Stage 1 has proven every string closed, and the zeroed padding stops the scan regardless.
   const char* end = detail::find_quote_or_escape(start);
@@ -143,9 +143,10 @@ error_code read_view_general(od::value value, std::string_view& out);
 
 // Scalar text: a string as is ("null" reads as empty), a number or boolean as its JSON text,
 // null as empty. Objects and arrays are wrong_type. The view lives until the next iterate().
-// Inline: it runs for nearly every field the model holds, and out of line the call and the
-// by-memory passing of `value` cost about as much as the work.
-inline error_code read_view(od::value value, std::string_view& out) {
+// Always inline: it runs for nearly every field the model holds, and out of line the call and the
+// by-memory passing of `value` cost about as much as the work (the callee's copy of an argument
+// just stored stalled on store forwarding); GCC declined plain `inline` for read_text.
+[[gnu::always_inline]] inline error_code read_view(od::value value, std::string_view& out) {
   // Nearly every value read is a string without escapes: view it in place in the padded buffer
   // (stage 1 has validated its UTF-8 and found its closing quote), with no unescaping copy. A
   // scalar left unconsumed is skipped by the enclosing iteration.
@@ -165,7 +166,7 @@ inline error_code read_view(od::value value, std::string_view& out) {
   }
   return detail::read_view_general(value, out);
 }
-inline error_code read_text(od::value value, std::string& out) {
+[[gnu::always_inline]] inline error_code read_text(od::value value, std::string& out) {
   std::string_view view;
   SIMDJSON_TRY(read_view(value, view));
   out.assign(view);
@@ -175,14 +176,22 @@ namespace detail {
 // The interned symbol for `text`, through a per-thread cache.
 Symbol cached_symbol(std::string_view text);
 }  // namespace detail
-inline error_code read_symbol(od::value value, Symbol& out) {
+[[gnu::always_inline]] inline error_code read_symbol(od::value value, Symbol& out) {
   std::string_view view;
   SIMDJSON_TRY(read_view(value, view));
   out = detail::cached_symbol(view);
   return simdjson::SUCCESS;
 }
+namespace detail {
+error_code read_any_text_general(od::value value, std::string& out);
+}  // namespace detail
 // Like read_text, but objects and arrays are kept as their raw JSON text.
-error_code read_any_text(od::value value, std::string& out);
+[[gnu::always_inline]] inline error_code read_any_text(od::value value, std::string& out) {
+  // A string (nearly always) is read_text's, which is what the general path would pick for it.
+  std::string_view token = value.raw_json_token();
+  if (!token.empty() && token.front() == '"') return read_text(value, out);
+  return detail::read_any_text_general(value, out);
+}
 // A number, or a string holding one; null, "" and "null" leave `out` empty.
 error_code read_double(od::value value, std::optional<double>& out);
 error_code read_int64(od::value value, std::optional<std::int64_t>& out);
@@ -198,14 +207,14 @@ error_code array_or_null_general(od::value value, od::array& out, bool& present)
 
 // An object, or null (present = false). Anything else is INCORRECT_TYPE. The common case first,
 // inline: a get_object() that fails consumes nothing, so the general path still sees the value.
-inline error_code object_or_null(od::value value, od::object& out, bool& present) {
+[[gnu::always_inline]] inline error_code object_or_null(od::value value, od::object& out, bool& present) {
   if (value.get_object().get(out) == simdjson::SUCCESS) {
     present = true;
     return simdjson::SUCCESS;
   }
   return detail::object_or_null_general(value, out, present);
 }
-inline error_code array_or_null(od::value value, od::array& out, bool& present) {
+[[gnu::always_inline]] inline error_code array_or_null(od::value value, od::array& out, bool& present) {
   if (value.get_array().get(out) == simdjson::SUCCESS) {
     present = true;
     return simdjson::SUCCESS;

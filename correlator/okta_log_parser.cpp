@@ -223,7 +223,7 @@ void OktaLogParser::match_extra(Node node, od::field& field, std::string_view ke
     // Only a scalar is read here: consuming it moves the iterator exactly as skipping it would
     // (a string followed by ':' is skipped as a key, so it is not a plain scalar), which keeps the
     // pass and its outcome on malformed input what it is without extras.
-    value v = field.value();
+    value& v = field.value();
     std::string_view token = v.raw_json_token();
     const char first = token.empty() ? '\0' : token.front();
     const bool scalar =
@@ -264,7 +264,7 @@ OktaLogParser::error_code OktaLogParser::parse_root(object root, Event& event, b
     od::field&& field = std::move(result).value_unsafe();
     std::string_view key;
     if (auto error = json::key_of(field, key)) return at(error, "root");
-    value v = field.value();
+    value& v = field.value();
     error_code error = SUCCESS;
     bool known = true;
     // Dispatch on length first: most keys are rejected by one integer compare.
