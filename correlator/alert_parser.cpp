@@ -61,7 +61,7 @@ boost::system::result<Event, ParseFailure> AlertParser::parse(std::string_view p
   if (payload.size() > limits_.max_message_bytes) return failure(ParseError::too_large, "message");
   // Copy first: the copy streams the message into cache, so the checks below read it warm.
   std::string_view padded = buffer_.assign(payload);
-  if (auto bad = json::precheck(padded, limits_)) return *bad;
+  if (auto bad = json::precheck(padded, limits_, buffer_.openers())) return *bad;
   od::document doc;
   if (auto error = parser_.iterate(padded.data(), padded.size(), buffer_.capacity()).get(doc))
     return failure(json::classify(error), "document");

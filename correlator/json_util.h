@@ -35,10 +35,13 @@ class PaddedBuffer {
   // Copies `payload`; the returned view stays valid until the next assign().
   std::string_view assign(std::string_view payload);
   std::size_t capacity() const { return capacity_; }
+  // The '{' and '[' bytes of the last payload, counted during the copy (for precheck).
+  std::size_t openers() const { return openers_; }
 
  private:
   std::unique_ptr<char[]> data_;
   std::size_t capacity_ = 0;
+  std::size_t openers_ = 0;
 };
 
 inline ParseFailure failure(ParseError error, std::string_view detail) {
@@ -47,6 +50,8 @@ inline ParseFailure failure(ParseError error, std::string_view detail) {
 
 // empty, too_large, invalid_utf8 and too_deep, decided on the raw bytes before any parsing.
 std::optional<ParseFailure> precheck(std::string_view payload, const ParserLimits& limits);
+// The same, given the payload's count of '{' and '[' bytes (PaddedBuffer::openers()).
+std::optional<ParseFailure> precheck(std::string_view payload, const ParserLimits& limits, std::size_t openers);
 
 // The nesting depth of a JSON text (brackets inside strings do not count). Exact for valid JSON.
 std::size_t nesting_depth(std::string_view text);

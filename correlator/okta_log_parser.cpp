@@ -17,7 +17,7 @@ boost::system::result<Event, ParseFailure> OktaLogParser::parse(std::string_view
   // Copy first: the copy streams the message into cache, so the checks below read it warm.
   std::string_view padded = buffer_.assign(payload);
   input_ = padded;
-  if (auto bad = json::precheck(padded, limits_)) return *bad;
+  if (auto bad = json::precheck(padded, limits_, buffer_.openers())) return *bad;
   od::document doc;
   if (auto error = parser_.iterate(padded.data(), padded.size(), buffer_.capacity()).get(doc))
     return failure(json::classify(error), "document");

@@ -94,6 +94,24 @@ TEST(ParseErrors, DepthLimitCountsOnlyRealNesting) {
   EXPECT_EQ(fail_with(*parser, nine).error, ParseError::too_deep);
 }
 
+// The bracket count is taken while copying into the padded buffer, 32 bytes a step with a byte
+// tail: the nesting must be found wherever it falls, for every length around a step, including
+// after a longer message has left its bytes in the buffer.
+TEST(ParseErrors, DepthLimitHoldsAtEveryOffsetOfTheCopy) {
+  auto parser = make_okta_parser(nullptr, ParserLimits{1 << 20, 8});
+  for (std::size_t pad = 0; pad < 80; ++pad) {
+    std::string filler(pad, ' ');
+    std::string eight = R"({"eventType":"a",)" + filler + R"("x":)" + std::string(7, '[') + std::string(7, ']') + "}";
+    std::string nine = R"({"eventType":"a",)" + filler + R"("x":)" + std::string(8, '[') + std::string(8, ']') + "}";
+    std::string nine_first =
+        R"({"x":)" + std::string(8, '[') + std::string(8, ']') + "," + filler + R"("eventType":"a"})";
+    EXPECT_TRUE(parser->parse(eight, RecordMeta{}).has_value()) << pad;
+    EXPECT_EQ(fail_with(*parser, nine).error, ParseError::too_deep) << pad;
+    EXPECT_EQ(fail_with(*parser, nine_first).error, ParseError::too_deep) << pad;
+    EXPECT_TRUE(parser->parse(eight, RecordMeta{}).has_value()) << pad;
+  }
+}
+
 TEST(ParseErrors, ParserRecoversAfterEveryFailure) {
   auto parser = make_okta_parser(nullptr);
   for (const BadCase& c : bad_cases()) {
