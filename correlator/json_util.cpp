@@ -231,7 +231,9 @@ error_code unescaped_key(od::field field, std::string_view& key) {
 
 namespace detail {
 
-error_code read_view_general(od::value value, std::string_view& out) {
+namespace {
+
+error_code read_view_into(od::value value, std::string_view& out) {
   // Escapes (or a string simdjson must judge): unescape; a failed get_string() consumes nothing.
   if (value.get_string().get(out) == simdjson::SUCCESS) {
     if (out == "null") out = {};
@@ -268,6 +270,15 @@ error_code read_view_general(od::value value, std::string_view& out) {
     default:
       return simdjson::INCORRECT_TYPE;
   }
+}
+
+}  // namespace
+
+ViewResult read_view_general(od::value value, std::string_view current) {
+  // `current` is what a failure leaves in the caller's view, as when this wrote through a reference.
+  std::string_view out = current;
+  const error_code error = read_view_into(value, out);
+  return {out, error};
 }
 
 }  // namespace detail

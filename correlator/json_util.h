@@ -142,7 +142,14 @@ inline bool has_backslash(const char* p, const char* end) {
 }
 
 // read_view for everything but a string without escapes.
-error_code read_view_general(od::value value, std::string_view& out);
+// Returned rather than written through a reference: a reference would keep every caller's view
+// in memory, fast path included, where storing its two halves and reloading them as one 16-byte
+// copy stalled on store forwarding.
+struct ViewResult {
+  std::string_view view;
+  error_code error;
+};
+ViewResult read_view_general(od::value value, std::string_view current);
 
 }  // namespace detail
 
@@ -169,7 +176,9 @@ error_code read_view_general(od::value value, std::string_view& out);
       return simdjson::SUCCESS;
     }
   }
-  return detail::read_view_general(value, out);
+  const detail::ViewResult general = detail::read_view_general(value, out);
+  out = general.view;
+  return general.error;
 }
 [[gnu::always_inline]] inline error_code read_text(od::value value, std::string& out) {
   std::string_view view;
