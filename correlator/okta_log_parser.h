@@ -73,6 +73,8 @@ class OktaLogParser final : public EventParser {
                begin = reinterpret_cast<std::uintptr_t>(input_.data());
     return at >= begin && at <= begin + input_.size();
   }
+  // parse(), into a default-constructed Event.
+  std::optional<ParseFailure> parse_into(std::string_view payload, const RecordMeta& meta, Event& event);
   void plan_extras();
   bool enter(Node child, bool parent_live, std::string_view key);
   void match_extra(Node node, simdjson::ondemand::field& field, std::string_view key);
