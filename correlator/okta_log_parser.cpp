@@ -408,10 +408,11 @@ OktaLogParser::error_code OktaLogParser::parse_targets(value v, Event& event) {
   for (auto element : array) {
     value item;
     if (auto error = at(std::move(element).get(item), "target")) return error;
-    EntityRef target;
+    // Parsed in place; a null element is dropped again (an error ends the parse, Event and all).
+    EntityRef& target = event.targets.emplace_back();
     bool target_present = false;
     if (auto error = parse_entity(item, target, "target", target_present, false)) return error;
-    if (target_present) event.targets.push_back(std::move(target));
+    if (!target_present) event.targets.pop_back();
   }
   return SUCCESS;
 }
