@@ -331,15 +331,23 @@ class SymbolCache {
     const Ends ends = ends_of(text.data(), text.size());
     std::uint64_t hash = (ends.head * 0x9E3779B97F4A7C15ull) ^ (ends.tail * 0xC2B2AE3D27D4EB4Full) ^ text.size();
     Entry& entry = entries_[(hash >> 32) % kEntries];
-    const std::string& cached = entry.symbol.str();
-    if (cached.size() != text.size() || !same_bytes(cached.data(), text.data(), text.size()))
-      entry.symbol = Symbol::intern(text);
+    // Up to 16 bytes, the two words cover the whole text, so the interned string (another cache
+    // line, often cold) is read only for longer ones.
+    if (entry.size == text.size() && entry.head == ends.head && entry.tail == ends.tail &&
+        (text.size() <= 16 || same_bytes(entry.symbol.str().data(), text.data(), text.size())))
+      return entry.symbol;
+    entry.symbol = Symbol::intern(text);
+    entry.size = text.size();
+    entry.head = ends.head;
+    entry.tail = ends.tail;
     return entry.symbol;
   }
 
  private:
   static constexpr std::size_t kEntries = 1024;
   struct Entry {
+    std::uint64_t head = 0, tail = 0;
+    std::size_t size = 0;  // 0: unused (empty text is not cached)
     Symbol symbol;
   };
   std::array<Entry, kEntries> entries_{};
