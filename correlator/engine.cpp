@@ -110,30 +110,46 @@ struct ShardAccess {
   const RuleSet& rules() const { return *s.rules_; }
 
   // The detection's key for this event (then `cur_key()`), and its hash into `hash`; false when absent.
-  // Read once per key slot per event; later detections of the slot point at the cached text, no copy.
+  // Read once per key slot per event; later detections of the slot share the cached view.
   bool cached_key(const DetectionRule& r, const Event& e, std::uint64_t& hash) {
     if (m.key_cache.size() <= r.key_slot) m.key_cache.resize(r.key_slot + 1u);
     Shard::Impl::KeyCache& c = m.key_cache[r.key_slot];
     if (c.event_seq != m.event_seq) {
       c.event_seq = m.event_seq;
-      c.present = key_of(r, e, c.text);
-      if (c.present) c.hash = key_hash(c.text);
+      c.present = key_of(r, e, c);
+      if (c.present) c.hash = key_hash(c.view);
     }
-    m.key = &c.text;
+    m.key = c.view;
     hash = c.hash;
     return c.present;
   }
-  // The key read by the last cached_key (valid for the rest of the event).
-  const std::string& cur_key() const { return *m.key; }
+  // The key read by the last cached_key (valid while the event is applied).
+  std::string_view cur_key() const { return m.key; }
 
-  bool key_of(const DetectionRule& r, const Event& e, std::string& out) {
-    out.clear();
+  bool key_of(const DetectionRule& r, const Event& e, Shard::Impl::KeyCache& c) {
+    auto usable = [](const FieldView& v) {
+      return v.kind != FieldView::Kind::missing && v.kind != FieldView::Kind::null && !v.text.empty();
+    };
+    if (r.key.size() == 1) {
+      FieldView v = read_field(e, r.key[0], 0, m.scratch);
+      if (!usable(v)) return false;
+      // Numbers are rendered into scratch, which the next read overwrites.
+      if (v.text.data() >= m.scratch.data() && v.text.data() < m.scratch.data() + m.scratch.size()) {
+        c.text.assign(v.text);
+        c.view = c.text;
+      } else {
+        c.view = v.text;
+      }
+      return true;
+    }
+    c.text.clear();
     for (std::size_t i = 0; i < r.key.size(); ++i) {
       FieldView v = read_field(e, r.key[i], 0, m.scratch);
-      if (v.kind == FieldView::Kind::missing || v.kind == FieldView::Kind::null || v.text.empty()) return false;
-      if (i) out.push_back('\x1f');
-      out.append(v.text);
+      if (!usable(v)) return false;
+      if (i) c.text.push_back('\x1f');
+      c.text.append(v.text);
     }
+    c.view = c.text;
     return true;
   }
 
@@ -353,7 +369,7 @@ struct ShardAccess {
     if (!r.where.matches(e, &m.memo)) return;
     std::uint64_t kh = 0;
     if (!admit(d, e, kh)) return;
-    std::string key = cur_key();
+    std::string key(cur_key());
     std::vector<WindowEntry> ev{entry(e)};
     fire(d, key, kh, e.published, e.published, &e, ev, nullptr);
   }
@@ -370,7 +386,7 @@ struct ShardAccess {
     if (st.entries.size() >= r.count) {
       WindowEntries ev = std::move(st.entries);
       st.entries.clear();
-      std::string key = cur_key();
+      std::string key(cur_key());
       fire(d, key, kh, e.published, ev.front().time, &e, ev, nullptr);
     }
   }
@@ -396,7 +412,7 @@ struct ShardAccess {
     if (st.entries.size() >= r.count) {
       WindowEntries ev = std::move(st.entries);
       st.entries.clear();
-      std::string key = cur_key();
+      std::string key(cur_key());
       fire(d, key, kh, e.published, ev.front().time, &e, ev, nullptr);
     }
   }
@@ -464,7 +480,7 @@ struct ShardAccess {
       st->first.clear();
       st->step = 0;
       st->count = 0;
-      std::string key = cur_key();
+      std::string key(cur_key());
       fire(d, key, kh, t, start, &e, ev, nullptr);
     }
   }
@@ -489,7 +505,7 @@ struct ShardAccess {
       if (!st.has_pending) {
         st.has_pending = true;
         st.pending = kept_entry(d, e);
-        store.absence_keys[kh] = cur_key();
+        store.absence_keys[kh] = std::string(cur_key());
         m.timers.push(AbsenceTimer{e.published + r.within, d, kh});
       }
     }
@@ -528,7 +544,7 @@ struct ShardAccess {
         std::vector<WindowEntry> ev{WindowEntry{st.time, 0, EntryId(st.uuid.str()), EntryId(e.actor.id)}, entry(e)};
         EventTime start = st.time;
         st = GeoState{t, static_cast<float>(*e.geo.lat), static_cast<float>(*e.geo.lon), CompactId::from(e.uuid)};
-        std::string key = cur_key();
+        std::string key(cur_key());
         fire(d, key, kh, t, start, &e, ev, nullptr);
         return;
       }
@@ -569,7 +585,7 @@ struct ShardAccess {
     st.values.push_back(FirstSeenState::Value{h, now});
     if (learned_silently) return;
     std::vector<WindowEntry> ev{entry(e)};
-    std::string key = cur_key();
+    std::string key(cur_key());
     fire(d, key, kh, e.published, e.published, &e, ev, nullptr);
   }
 
@@ -605,7 +621,7 @@ struct ShardAccess {
       if (!r.signals[i].detection && r.signals[i].where.matches(e, &m.memo)) add_signal(d, st, i, kept_entry(d, e));
     }
     trim_window(st, e.published - r.within);
-    check_evidence(d, kh, cur_key(), e.published, &e);
+    check_evidence(d, kh, std::string(cur_key()), e.published, &e);
   }
 
   void signal_detection(std::uint32_t listener, std::uint32_t source, const std::string& key, std::uint64_t kh,

@@ -6,6 +6,7 @@
 
 #include <queue>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "correlator/engine.h"
@@ -50,10 +51,13 @@ struct Shard::Impl {
     std::uint64_t event_seq = ~0ULL;
     bool present = false;
     std::uint64_t hash = 0;
+    // The key's text: a single-field key borrows it from the event being applied (copying it was a
+    // measurable share of apply); `text` holds composite keys and values rendered into scratch.
+    std::string_view view;
     std::string text;
   };
   std::vector<KeyCache> key_cache;
-  const std::string* key = nullptr;  // the text in key_cache of the detection being evaluated
+  std::string_view key;  // the key in key_cache of the detection being evaluated
   std::uint64_t event_seq = 0;
   std::string scratch;
   PredicateMemo memo;  // of the event being applied
