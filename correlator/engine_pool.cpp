@@ -12,15 +12,17 @@ struct Engine::Worker {
     Event event;
     std::int32_t partition = 0;
     EventTime time{};
-    std::optional<ForeignRisk> foreign;
+    std::unique_ptr<ForeignRisk> foreign;  // rare: on the heap, it does not enlarge every event's Item
   };
 
   Worker(Engine& owner, std::shared_ptr<const RuleSet> rules, ShardOptions options)
       : engine(owner), shard(std::move(rules), std::move(options)) {}
 
   void run() {
+    // Reused: a fresh batch (thousands of kilobyte-sized Items) came from mmap and was faulted in, page
+    // by page, every time.
+    std::vector<Item> batch;
     for (;;) {
-      std::vector<Item> batch;
       {
         std::unique_lock lock(m);
         cv.wait(lock, [&] { return stop || !queue.empty(); });
@@ -48,12 +50,13 @@ struct Engine::Worker {
             break;
         }
       }
+      batch.clear();
       std::vector<ForeignRisk> foreign = shard.take_foreign();
       for (ForeignRisk& f : foreign) {
         Item item;
         item.kind = Item::Kind::foreign;
         std::uint32_t to = static_cast<std::uint32_t>(key_hash(f.user.id) % engine.workers_.size());
-        item.foreign = std::move(f);
+        item.foreign = std::make_unique<ForeignRisk>(std::move(f));
         engine.workers_[to]->enqueue(std::move(item));
       }
       std::vector<Detection> d = shard.take_detections();
@@ -179,22 +182,34 @@ void Engine::push(Event event, std::int32_t partition) {
   std::size_t count = 0;
   std::string& key = route_key_;
   std::string& scratch = route_scratch_;
+  auto usable = [](const FieldView& v) {
+    return (v.kind == FieldView::Kind::string || v.kind == FieldView::Kind::number ||
+            v.kind == FieldView::Kind::boolean) &&
+           !v.text.empty();
+  };
   for (const std::vector<FieldRef>& fields : route_keys_) {
-    key.clear();
-    bool ok = true;
-    for (std::size_t i = 0; i < fields.size() && ok; ++i) {
-      FieldView v = read_field(event, fields[i], 0, scratch);
-      if (v.kind != FieldView::Kind::string && v.kind != FieldView::Kind::number && v.kind != FieldView::Kind::boolean)
-        ok = false;
-      if (ok && v.text.empty()) ok = false;
-      if (ok) {
-        if (i) key.push_back('\x1f');
-        key.append(v.text);
+    std::uint32_t shard = 0;
+    if (fields.size() == 1) {
+      FieldView v = read_field(event, fields[0], 0, scratch);
+      if (!usable(v)) continue;
+      // With one shard, one key value present is all there is to know: hashing would decide nothing.
+      if (n > 1) shard = static_cast<std::uint32_t>(key_hash(v.text) % n);
+    } else {
+      key.clear();
+      bool ok = true;
+      for (std::size_t i = 0; i < fields.size() && ok; ++i) {
+        FieldView v = read_field(event, fields[i], 0, scratch);
+        ok = usable(v);
+        if (ok) {
+          if (i) key.push_back('\x1f');
+          key.append(v.text);
+        }
       }
+      if (!ok) continue;
+      if (n > 1) shard = static_cast<std::uint32_t>(key_hash(key) % n);
     }
-    if (!ok) continue;
-    auto shard = static_cast<std::uint32_t>(key_hash(key) % n);
     if (std::find(targets, targets + count, shard) == targets + count && count < 8) targets[count++] = shard;
+    if (count == n) break;  // every shard gets the event already
   }
   for (std::size_t i = 0; i < count; ++i) {
     Worker& w = *workers_[targets[i]];
