@@ -417,8 +417,9 @@ struct ShardAccess {
     }
   }
 
-  static void advance_first(const DetectionRule& r, SequenceState& st) {
+  static void advance_first(const DetectionRule& r, DetectionStore& store, std::uint64_t kh, SequenceState& st) {
     if (st.step != 0 || st.first.size() < r.steps[0].count) return;
+    store.advanced.insert(kh);
     st.step = 1;
     st.count = 0;
     auto from = st.first.end() - static_cast<std::ptrdiff_t>(r.steps[0].count);
@@ -436,7 +437,7 @@ struct ShardAccess {
       if (!admit(d, e, kh)) return;
       st = &store.sequences[kh];
     } else {
-      if (!cached_key(r, e, kh)) return;
+      if (!cached_key(r, e, kh) || !store.advanced.contains(kh)) return;
       auto it = store.sequences.find(kh);
       if (it == store.sequences.end() || it->second.step == 0 || !s.owns(kh)) return;
       std::uint32_t step = it->second.step;
@@ -451,7 +452,7 @@ struct ShardAccess {
       st->step = 0;
       st->count = 0;
       st->evidence.clear();
-      advance_first(r, *st);
+      advance_first(r, store, kh, *st);
     }
     bool counted = false;
     if (st->step >= 1 && r.steps[st->step].where.matches(e, &m.memo)) {
@@ -471,7 +472,7 @@ struct ShardAccess {
       if (st->first.size() > keep)
         st->first.erase(st->first.begin(), st->first.end() - static_cast<std::ptrdiff_t>(keep));
       st->first_oldest = st->first.front().time;  // the insert may have been a late, older event
-      advance_first(r, *st);
+      advance_first(r, store, kh, *st);
     }
     if (st->step >= r.steps.size()) {
       std::vector<WindowEntry> ev = std::move(st->evidence);
@@ -664,14 +665,16 @@ struct ShardAccess {
         trim_window(kv.second, cutoff);
         return kv.second.entries.empty();
       });
+      st.advanced.clear();
       boost::unordered::erase_if(st.sequences, [&](auto& kv) {
         SequenceState& s2 = kv.second;
         if (s2.first.empty() || s2.first_oldest < cutoff) trim_first(s2, cutoff);
         if (s2.step >= 1 && now - s2.start > r.within) {
           s2.step = 0;
           s2.evidence.clear();
-          advance_first(r, s2);
+          advance_first(r, st, kv.first, s2);
         }
+        if (s2.step >= 1) st.advanced.insert(kv.first);
         return s2.step == 0 && s2.first.empty();
       });
       boost::unordered::erase_if(st.geo, [&](auto& kv) { return now - kv.second.time > r.forget_after; });
@@ -696,6 +699,7 @@ struct ShardAccess {
     for (DetectionStore& st : m.stores) {
       shrink(st.windows);
       shrink(st.sequences);
+      shrink(st.advanced);
       shrink(st.absences);
       shrink(st.absence_keys);
       shrink(st.geo);
@@ -769,6 +773,7 @@ struct ShardAccess {
     };
     for (DetectionStore& st : m.stores) {
       boost::unordered::erase_if(st.windows, [&](auto& kv) { return older(ms(kv.second.last_seen)); });
+      st.advanced.clear();
       boost::unordered::erase_if(st.sequences, [&](auto& kv) { return older(ms(kv.second.last_seen)); });
       boost::unordered::erase_if(st.absences, [&](auto& kv) {
         if (!older(ms(kv.second.last_seen))) return false;

@@ -312,6 +312,7 @@ bool Shard::restore(std::string_view blob, Diagnostics& diagnostics) {
     dst.geo.insert(src.geo.begin(), src.geo.end());
     dst.first_seen.insert(src.first_seen.begin(), src.first_seen.end());
     dst.fired.insert(src.fired.begin(), src.fired.end());
+    dst.rebuild_advanced();
   }
   impl_->cap_check_in = 0;  // merged keys: count again at the next event
   while (!fresh.timers.empty()) {

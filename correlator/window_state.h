@@ -2,6 +2,7 @@
 
 #include <boost/container/small_vector.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 
 #include <array>
 #include <cstdint>
@@ -144,6 +145,15 @@ struct DetectionStore {
   KeyMap<std::string> absence_keys;
   // key hash -> last firing, only for detections with a cooldown.
   KeyMap<EventTime> fired;
+  // At least every key of `sequences` past step 0 (made exact again by each sweep). An event matching
+  // only a later step looks here first: the set is small and stays in cache, where a lookup in
+  // `sequences` is a cache miss that, for most keys, finds a sequence still collecting step 0.
+  boost::unordered_flat_set<std::uint64_t> advanced;
+  void rebuild_advanced() {
+    advanced.clear();
+    for (const auto& [k, v] : sequences)
+      if (v.step >= 1) advanced.insert(k);
+  }
   std::size_t size() const {
     return windows.size() + sequences.size() + absences.size() + geo.size() + first_seen.size();
   }
