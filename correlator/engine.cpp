@@ -112,14 +112,14 @@ struct ShardAccess {
   // The detection's key for this event (then `cur_key()`), and its hash into `hash`; false when absent.
   // Read once per key slot per event; later detections of the slot share the cached view.
   bool cached_key(const DetectionRule& r, const Event& e, std::uint64_t& hash) {
-    if (m.key_cache.size() <= r.key_slot) m.key_cache.resize(r.key_slot + 1u);
+    if (m.key_cache.size() <= r.key_slot) m.key_cache.resize(std::max<std::size_t>(rules().key_slots, r.key_slot + 1u));
     Shard::Impl::KeyCache& c = m.key_cache[r.key_slot];
     if (c.event_seq != m.event_seq) {
       c.event_seq = m.event_seq;
       c.present = key_of(r, e, c);
-      if (c.present) c.hash = key_hash(c.view);
+      if (c.present) c.hash = key_hash(c.current());
     }
-    m.key = c.view;
+    m.key = c.current();
     hash = c.hash;
     return c.present;
   }
@@ -134,12 +134,11 @@ struct ShardAccess {
       FieldView v = read_field(e, r.key[0], 0, m.scratch);
       if (!usable(v)) return false;
       // Numbers are rendered into scratch, which the next read overwrites.
-      if (v.text.data() >= m.scratch.data() && v.text.data() < m.scratch.data() + m.scratch.size()) {
+      c.own = v.text.data() >= m.scratch.data() && v.text.data() < m.scratch.data() + m.scratch.size();
+      if (c.own)
         c.text.assign(v.text);
-        c.view = c.text;
-      } else {
+      else
         c.view = v.text;
-      }
       return true;
     }
     c.text.clear();
@@ -149,7 +148,7 @@ struct ShardAccess {
       if (i) c.text.push_back('\x1f');
       c.text.append(v.text);
     }
-    c.view = c.text;
+    c.own = true;
     return true;
   }
 
@@ -773,8 +772,11 @@ struct ShardAccess {
     };
     for (DetectionStore& st : m.stores) {
       boost::unordered::erase_if(st.windows, [&](auto& kv) { return older(ms(kv.second.last_seen)); });
-      st.advanced.clear();
-      boost::unordered::erase_if(st.sequences, [&](auto& kv) { return older(ms(kv.second.last_seen)); });
+      boost::unordered::erase_if(st.sequences, [&](auto& kv) {
+        if (!older(ms(kv.second.last_seen))) return false;
+        st.advanced.erase(kv.first);
+        return true;
+      });
       boost::unordered::erase_if(st.absences, [&](auto& kv) {
         if (!older(ms(kv.second.last_seen))) return false;
         st.absence_keys.erase(kv.first);

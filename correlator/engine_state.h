@@ -55,6 +55,8 @@ struct Shard::Impl {
     // measurable share of apply); `text` holds composite keys and values rendered into scratch.
     std::string_view view;
     std::string text;
+    bool own = false;  // the key is `text`: taken afresh on each use, as growing key_cache moves it
+    std::string_view current() const { return own ? std::string_view(text) : view; }
   };
   std::vector<KeyCache> key_cache;
   std::string_view key;  // the key in key_cache of the detection being evaluated

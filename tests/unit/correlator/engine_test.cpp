@@ -404,6 +404,53 @@ TEST(Engine, ReorderBufferHoldsEventsUntilEveryPartitionPassedThem) {
   EXPECT_EQ(shard.metrics().buffered_events, 0u);
 }
 
+// Evicting idle keys must not forget which kept sequences have passed step 0: their next step
+// would then be ignored.
+TEST(Engine, ASequencePastStepZeroCompletesAfterAnEviction) {
+  std::string rules = std::string(kFatigue) + "settings: { max_tracked_keys: 100 }\n";
+  Shard shard(load_ok(rules));
+  int second = 0;
+  auto deny = [&](const std::string& user) { shard.apply(make_event("deny_push", user, at(seconds(second++)))); };
+  for (int i = 0; i < 150; ++i)
+    deny("early" + std::to_string(i));
+  for (int i = 0; i < 3; ++i)
+    deny("victim");  // step 1 reached
+  for (int i = 0; i < 50; ++i)
+    deny("late" + std::to_string(i));  // more evictions, of the early users only
+  ASSERT_GT(shard.metrics().evicted_keys, 50u);
+  ASSERT_TRUE(shard.detections().empty());
+  shard.apply(mfa_ok("victim", at(seconds(second))));
+  ASSERT_EQ(shard.detections().size(), 1u);
+  EXPECT_EQ(shard.detections()[0].key, "victim");
+}
+
+// Detections sharing a composite key read it once per event; a detection with another key read
+// for the first time in between must not leave the later ones with a stale key (under ASan: a
+// use after free).
+TEST(Engine, ACompositeKeySurvivesAnotherKeyReadInBetween) {
+  Shard shard(load_ok(R"(detections:
+  - id: a
+    where: { eventType: user.session.start }
+    key: [actor.id, client.ipAddress]
+  - id: b
+    where: { eventType: user.session.start }
+    key: client.ipAddress
+  - id: c
+    where: { eventType: user.session.start }
+    key: [actor.id, client.ipAddress]
+)"));
+  shard.apply(sign_in("u1", at(seconds(0)), "SUCCESS", "10.0.0.1"));
+  std::vector<std::string> keys;
+  for (const Detection& d : shard.detections())
+    keys.push_back(d.id + " " + d.key);
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys, (std::vector<std::string>{"a u1\x1f"
+                                            "10.0.0.1",
+                                            "b 10.0.0.1",
+                                            "c u1\x1f"
+                                            "10.0.0.1"}));
+}
+
 TEST(Engine, EvictsTheIdlestKeysPastTheCap) {
   auto rules = load_ok(R"(detections:
   - id: g
