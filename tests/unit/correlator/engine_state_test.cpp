@@ -206,7 +206,7 @@ TEST(EngineState, ShardedEngineMatchesOneShardAndRestoresAcrossShardCounts) {
 TEST(EngineState, ShardedDecisionsMatchWhenRiskStaysWithTheKeyOwner) {
   // Actor-keyed detections only: every user's risk is applied by the shard that owns the user, so
   // decisions are the same for any shard count. (Risk forwarded between shards, from keys such as an
-  // IP address, reaches its user a batch later; see docs/rules.md "Sharding".)
+  // IP address, reaches its user a batch later; see docs/rules.md, "Shards".)
   auto rules = load_ok(R"(detections:
   - id: bf
     where: { eventType: user.session.start, outcome.result: FAILURE }
