@@ -570,6 +570,9 @@ struct ShardAccess {
     st.values.erase(std::remove_if(st.values.begin(), st.values.end(),
                                    [&](const FirstSeenState::Value& x) { return now - x.last_seen_min > forget; }),
                     st.values.end());
+    // Every value forgotten: the key starts over, learning again, as when a sweep has dropped the
+    // state; so the outcome does not depend on whether one ran in between.
+    if (!inserted && st.values.empty()) st.first_min = now;
     auto found = std::find_if(st.values.begin(), st.values.end(), [&](const auto& x) { return x.hash == h; });
     if (found != st.values.end()) {
       found->last_seen_min = std::max(found->last_seen_min, now);

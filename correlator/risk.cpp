@@ -15,7 +15,13 @@ double RiskLedger::add(const UserRef& user, RiskContribution contribution) {
   UserRisk& r = users_[user.id];
   r.kind = user.kind;
   if (contribution.time >= r.at) {
-    r.value = decay(r.value, r.at, contribution.time) + contribution.points;
+    double carried = decay(r.value, r.at, contribution.time);
+    // As if swept: the residual and its contributions are gone, so a sweep's timing changes nothing.
+    if (carried < kDropBelow) {
+      carried = 0;
+      r.contributions.clear();
+    }
+    r.value = carried + contribution.points;
     r.at = contribution.time;
   } else {
     // A late contribution: bring its points forward to the ledger's time instead of moving back.
@@ -33,7 +39,7 @@ double RiskLedger::add(const UserRef& user, RiskContribution contribution) {
     pos = r.contributions.begin() + at;
   }
   r.contributions.insert(pos, std::move(contribution));
-  std::erase_if(r.contributions, [&](const RiskContribution& c) { return decay(c.points, c.time, r.at) < 0.5; });
+  std::erase_if(r.contributions, [&](const RiskContribution& c) { return decay(c.points, c.time, r.at) < kDropBelow; });
   if (r.contributions.size() > kMaxContributions)
     r.contributions.erase(
         r.contributions.begin(),
@@ -44,7 +50,8 @@ double RiskLedger::add(const UserRef& user, RiskContribution contribution) {
 double RiskLedger::value(const std::string& user, EventTime time) const {
   auto it = users_.find(user);
   if (it == users_.end()) return 0;
-  return decay(it->second.value, it->second.at, time);
+  double v = decay(it->second.value, it->second.at, time);
+  return v < kDropBelow ? 0 : v;
 }
 
 const UserRisk* RiskLedger::find(const std::string& user) const {

@@ -41,8 +41,10 @@ class RiskLedger {
   double add(const UserRef& user, RiskContribution contribution);
   double value(const std::string& user, EventTime time) const;
   const UserRisk* find(const std::string& user) const;
+  // Risk that decayed under this many points is gone, whether or not a sweep has dropped it yet.
+  static constexpr double kDropBelow = 0.5;
   // Drops users whose risk decayed under `floor` points at `now`; returns how many.
-  std::size_t sweep(EventTime now, double floor = 0.5);
+  std::size_t sweep(EventTime now, double floor = kDropBelow);
   std::size_t size() const { return users_.size(); }
   Duration half_life() const { return half_life_; }
   void set_half_life(Duration h) { half_life_ = h; }

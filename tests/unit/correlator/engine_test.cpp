@@ -257,9 +257,16 @@ TEST(Engine, FirstSeenLearnsThenFlagsNewValues) {
   EXPECT_EQ(shard.detections().size(), 2u);
   shard.apply(from(at(hours(34)), "JP"));
   EXPECT_EQ(shard.detections().size(), 2u);
-  // After forget_after, a value is new again.
-  shard.apply(from(at(hours(34) + hours(24 * 31)), "JP"));
+  // After forget_after, a value is new again while the key remembers others...
+  shard.apply(from(at(hours(34) + hours(24 * 29)), "FR"));  // known: seen 29 days ago
+  shard.apply(from(at(hours(34) + hours(24 * 31)), "JP"));  // forgotten: seen 31 days ago
   EXPECT_EQ(shard.detections().size(), 3u);
+  // ...and once every value is forgotten the key starts over, learning silently again.
+  shard.apply(from(at(hours(34) + hours(24 * 62)), "DE"));
+  shard.apply(from(at(hours(35) + hours(24 * 62)), "BR"));
+  EXPECT_EQ(shard.detections().size(), 3u);
+  shard.apply(from(at(hours(34) + hours(24 * 63)), "CA"));  // learning over
+  EXPECT_EQ(shard.detections().size(), 4u);
 }
 
 TEST(Engine, EvidenceAddsDistinctSignalsIncludingOtherDetections) {
@@ -449,6 +456,32 @@ TEST(Engine, ACompositeKeySurvivesAnotherKeyReadInBetween) {
                                             "b 10.0.0.1",
                                             "c u1\x1f"
                                             "10.0.0.1"}));
+}
+
+// A key whose remembered values were all forgotten starts over (learning silently again), whether
+// or not a sweep dropped its state in between: the outcome must not depend on when sweeps run.
+TEST(Engine, AKeyWithEveryValueForgottenLearnsAgainWithOrWithoutASweep) {
+  auto rules = load_ok(R"(detections:
+  - id: new_ip
+    where: { eventType: user.session.start }
+    first_seen: { field: client.ipAddress, learning: 5m, forget_after: 10m }
+)");
+  // `crowd` other users make sweeps rare (one per a quarter as many events as keys), so none runs
+  // between the victim's two sign-ins; with none of them a sweep runs at nearly every event.
+  auto run = [&](int crowd) {
+    Shard shard(rules);
+    for (int i = 0; i < crowd; ++i)
+      shard.apply(sign_in("other" + std::to_string(i), at(minutes(0)), "SUCCESS"));
+    shard.apply(sign_in("bystander", at(minutes(2)), "SUCCESS"));  // a sweep here, at the latest
+    shard.apply(sign_in("victim", at(minutes(3)), "SUCCESS", "10.0.0.1"));
+    shard.apply(sign_in("victim", at(minutes(20)), "SUCCESS", "10.0.0.2"));
+    std::size_t victim = 0;
+    for (const Detection& d : shard.detections())
+      victim += d.key == "victim";
+    return victim;
+  };
+  EXPECT_EQ(run(1000), 0u);
+  EXPECT_EQ(run(0), 0u);
 }
 
 TEST(Engine, EvictsTheIdlestKeysPastTheCap) {

@@ -18,6 +18,23 @@ RiskContribution points(double p, EventTime t) {
   return RiskContribution{Symbol::intern("d"), {}, p, t, {}};
 }
 
+// Risk decayed under half a point is gone whether or not a sweep has dropped it yet, so when
+// sweeps run cannot change a later value.
+TEST(RiskLedger, ResidualRiskIsGoneWithOrWithoutASweep) {
+  RiskLedger swept(hours(1)), unswept(hours(1));
+  const UserRef u{"u", IdentityKind::okta_id};
+  for (RiskLedger* ledger : {&swept, &unswept})
+    ledger->add(u, points(10, at(hours(0))));
+  // 10 points after 5 half-lives: 0.3125.
+  EXPECT_EQ(unswept.value("u", at(hours(5))), 0.0);
+  EXPECT_EQ(swept.sweep(at(hours(5))), 1u);
+  for (RiskLedger* ledger : {&swept, &unswept})
+    EXPECT_EQ(ledger->add(u, points(20, at(hours(6)))), 20.0);
+  EXPECT_EQ(swept.value("u", at(hours(7))), unswept.value("u", at(hours(7))));
+  ASSERT_NE(unswept.find("u"), nullptr);
+  EXPECT_EQ(unswept.find("u")->contributions.size(), 1u);
+}
+
 TEST(RiskLedger, DecayIsExactAndOrderIndependent) {
   std::vector<std::pair<double, EventTime>> adds;
   std::mt19937 rng(1);
