@@ -1,7 +1,6 @@
 # Rule language, engine, windows, risk, decisions: target_sources(og_correlator PRIVATE ...).
 target_sources(og_correlator PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/diagnostics.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/json_text.cpp
   ${CMAKE_CURRENT_LIST_DIR}/rule_predicate.cpp
   ${CMAKE_CURRENT_LIST_DIR}/rule_template.cpp
   ${CMAKE_CURRENT_LIST_DIR}/rule_loader.cpp

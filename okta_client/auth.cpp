@@ -15,6 +15,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "correlator/json_text.h"
+
 namespace og::okta {
 
 namespace {
@@ -32,27 +34,6 @@ bool plausible_token(std::string_view token) {
     if (c <= 0x20 || c >= 0x7f) return false;
   }
   return !token.empty();
-}
-
-std::string json_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
 }
 
 std::string form_encode(std::string_view text) {
@@ -194,11 +175,12 @@ boost::system::result<std::string, TransportFailure> PrivateKeyJwtAuthenticator:
   const auto iat = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   const bool es = key_->algorithm == JwtAlgorithm::es256;
   std::string header = fmt::format(R"({{"alg":"{}","typ":"JWT")", es ? "ES256" : "RS256");
-  if (!config_.key_id.empty()) header += fmt::format(R"(,"kid":"{}")", json_escape(config_.key_id));
+  if (!config_.key_id.empty()) header += fmt::format(R"(,"kid":{})", correlator::json_quote(config_.key_id));
   header += "}";
-  const auto client_id = json_escape(config_.client_id);
-  const auto payload = fmt::format(R"({{"iss":"{}","sub":"{}","aud":"{}","iat":{},"exp":{},"jti":"{}"}})", client_id,
-                                   client_id, json_escape(config_.org_url + "/oauth2/v1/token"), iat, iat + 300, jti);
+  const auto client_id = correlator::json_quote(config_.client_id);
+  const auto payload =
+      fmt::format(R"({{"iss":{},"sub":{},"aud":{},"iat":{},"exp":{},"jti":"{}"}})", client_id, client_id,
+                  correlator::json_quote(config_.org_url + "/oauth2/v1/token"), iat, iat + 300, jti);
   const auto signing_input = base64url(header) + "." + base64url(payload);
 
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();

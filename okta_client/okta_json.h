@@ -12,6 +12,8 @@
 #include <system_error>
 #include <vector>
 
+#include "correlator/json_text.h"
+
 namespace og::okta {
 
 // Okta's `Error` schema. errorLink is kept only because Okta repeats errorCode there.
@@ -68,7 +70,7 @@ boost::system::result<std::string, std::error_code> parse_risk_level(std::string
 std::optional<std::string> next_link_target(std::string_view link_header);
 
 // JSON string literal (with the quotes) for arbitrary UTF-8 text; control characters are \u-escaped.
-std::string json_quote(std::string_view text);
+using correlator::json_quote;
 
 // Percent-encoding of everything outside RFC 3986 "unreserved" (A-Z a-z 0-9 - . _ ~). Used for
 // path segments and query values alike, so '/', '?', '#', '&', '=', '+' and '%' can never change

@@ -8,6 +8,8 @@
 #include <variant>
 #include <vector>
 
+#include "correlator/json_text.h"
+
 namespace og::test::emulator {
 
 // A small owned JSON tree. The emulator keeps its whole org in these and must echo back objects in
@@ -79,7 +81,7 @@ class Json {
 };
 
 // JSON string escaping, quotes included.
-void append_json_string(std::string& out, std::string_view s);
+using correlator::append_json_string;
 
 // The JSON type name used in shape comparisons and schema checks: "null", "boolean", "integer",
 // "number", "string", "array", "object".
