@@ -567,6 +567,7 @@ TEST_F(DaemonE2E, AttacksGetExactlyTheirWriteBacksAndBadMessagesAreDeadLettered)
   // The attacked users carry risk; the correlator holds at most the events after the last tick.
   EXPECT_GE(metric_value(m, "oktaguard_users_with_risk").value_or(0), 1.0);
   EXPECT_TRUE(metric_value(m, "oktaguard_buffered_events").has_value());
+  EXPECT_TRUE(metric_value(m, "oktaguard_excepted_total").has_value());
   if (HasFailure()) std::cout << m;
 
   // The dead letters: the original bytes and key, with the reason and where they came from.

@@ -78,7 +78,11 @@ TEST(KafkaSourcePartitions, TheSinkHearsOfAssignmentCatchingUpAndRevocationInOrd
   RecordingSink sink;
   daemon::KafkaSourceConfig config;
   config.bindings.push_back({topic, "okta", correlator::SourceFormat::okta_system_log, {}});
-  config.properties = {{"bootstrap.servers", bootstrap}, {"group.id", group}, {"session.timeout.ms", "6000"}};
+  // Switched off here, on again in the source: the sink needs partition ends.
+  config.properties = {{"bootstrap.servers", bootstrap},
+                       {"group.id", group},
+                       {"session.timeout.ms", "6000"},
+                       {"enable.partition.eof", "false"}};
   config.factories = daemon::default_ingest_factories(config.limits);
   auto created = daemon::KafkaSource::create(std::move(config), sink, [](daemon::LogLevel, std::string_view) {});
   ASSERT_TRUE(created) << created.error();
