@@ -115,7 +115,7 @@ boost::system::result<Event, ParseFailure> AlertParser::parse(std::string_view p
   // Optional scalars: absent or null leaves them empty; a wrong type is still an error.
   struct Optional {
     const std::string* pointer;
-    std::string* text;
+    Text* text;
     Symbol* symbol;
     const char* name;
   };

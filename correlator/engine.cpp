@@ -29,14 +29,14 @@ std::int32_t minutes(EventTime t) {
 
 bool user_actor(const EntityRef& a, UserRef& out) {
   if (a.identity_kind != IdentityKind::okta_id) {
-    const std::string& id = a.alternate_id.empty() ? a.id : a.alternate_id;
+    const Text& id = a.alternate_id.empty() ? a.id : a.alternate_id;
     if (id.empty()) return false;
-    out = UserRef{id, a.identity_kind};
+    out = UserRef{id.str(), a.identity_kind};
     return true;
   }
   if (a.id.empty()) return false;
   if (!a.type.empty() && a.type.view() != "User") return false;
-  out = UserRef{a.id, IdentityKind::okta_id};
+  out = UserRef{a.id.str(), IdentityKind::okta_id};
   return true;
 }
 
@@ -256,7 +256,8 @@ struct ShardAccess {
       case RiskTo::targets:
         if (e) {
           for (const EntityRef& t2 : e->targets) {
-            if (t2.type.view() == "User" && !t2.id.empty()) det.users.push_back(UserRef{t2.id, IdentityKind::okta_id});
+            if (t2.type.view() == "User" && !t2.id.empty())
+              det.users.push_back(UserRef{t2.id.str(), IdentityKind::okta_id});
           }
         }
         break;
@@ -276,7 +277,7 @@ struct ShardAccess {
       }
     }
     ++m.metrics.detections;
-    const std::string client_ip = e ? e->client_ip : std::string();
+    const std::string client_ip = e ? e->client_ip.str() : std::string();
     for (const UserRef& u : det.users) {
       RiskContribution c{m.detection_symbols[d], key == u.id ? EntryId() : EntryId(key), r.risk, t, {}};
       c.evidence.reserve(std::min(det.evidence.size(), RiskContribution::kMaxEvidence));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "correlator/symbol.h"
+#include "correlator/text.h"
 
 namespace og::correlator {
 
@@ -29,18 +30,18 @@ enum class IdentityKind : std::uint8_t { okta_id, login, email };
 // An actor or target as the System Log shows it (`actor`, `target[]`): id, type, alternateId,
 // displayName. For third-party alerts only `alternate_id` (or `id`) is set, with `identity_kind`.
 struct EntityRef {
-  std::string id;
+  Text id;
   Symbol type;  // "User", "AppInstance", "Group", "PublicClientApp" ...
-  std::string alternate_id;
-  std::string display_name;
+  Text alternate_id;
+  Text display_name;
   IdentityKind identity_kind = IdentityKind::okta_id;
 };
 
 struct Geo {
-  std::string city;
+  Text city;
   Symbol state;
   Symbol country;
-  std::string postal_code;  // a string even where a payload sends a number
+  Text postal_code;  // a string even where a payload sends a number
   std::optional<double> lat;
   std::optional<double> lon;
 };
@@ -57,21 +58,21 @@ struct ExtraField {
 // reaches a correlator shard. Field names follow Okta's LogEvent; third-party alerts map into the
 // same shape (alert type -> event_type, user -> actor, message -> display_message).
 struct Event {
-  std::string uuid;  // empty when the payload has none
+  Text uuid;  // empty when the payload has none
   EventTime published{};
   bool time_from_payload = false;  // false: `published` is the Kafka/ingest timestamp fallback
 
   Symbol source;      // the configured source name ("okta", "edr", ...)
   Symbol event_type;  // eventType, or the alert type of a third-party alert
   Symbol severity;    // DEBUG | INFO | WARN | ERROR, or the alert's severity
-  std::string display_message;
+  Text display_message;
 
   EntityRef actor;
   std::vector<EntityRef> targets;
 
   // client
-  std::string client_ip;
-  std::string user_agent;  // client.userAgent.rawUserAgent
+  Text client_ip;
+  Text user_agent;  // client.userAgent.rawUserAgent
   Symbol user_agent_os;
   Symbol user_agent_browser;
   Symbol client_device;
@@ -83,27 +84,27 @@ struct Event {
   Symbol outcome_reason;
 
   // authenticationContext
-  std::string external_session_id;
-  std::string root_session_id;
+  Text external_session_id;
+  Text root_session_id;
   Symbol credential_type;
   Symbol credential_provider;
   Symbol authentication_provider;
 
   // securityContext
   std::optional<std::int64_t> as_number;
-  std::string as_org;
-  std::string isp;
-  std::string domain;
+  Text as_org;
+  Text isp;
+  Text domain;
   std::optional<bool> is_proxy;
 
   // debugContext.debugData (values as Okta sends them: strings, even for JSON-like content)
-  std::string debug_risk;              // e.g. "{level=HIGH, reasons=...}"
-  std::string debug_threat_suspected;  // "true" / "false"
-  std::string debug_behaviors;
-  std::string debug_request_uri;
-  std::string debug_dt_hash;
+  Text debug_risk;              // e.g. "{level=HIGH, reasons=...}"
+  Text debug_threat_suspected;  // "true" / "false"
+  Text debug_behaviors;
+  Text debug_request_uri;
+  Text debug_dt_hash;
 
-  std::string transaction_id;
+  Text transaction_id;
   std::vector<std::string> ip_chain;  // request.ipChain[].ip
 
   std::vector<ExtraField> extras;  // sorted by slot

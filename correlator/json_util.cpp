@@ -366,7 +366,8 @@ Symbol cached_symbol(std::string_view text) {
 
 namespace detail {
 
-error_code read_any_text_general(od::value value, std::string& out) {
+template <typename Out>
+error_code read_any_text_general(od::value value, Out& out) {
   od::json_type type;
   SIMDJSON_TRY(value.type().get(type));
   std::string_view raw;
@@ -384,6 +385,8 @@ error_code read_any_text_general(od::value value, std::string& out) {
   out.assign(trim_right(raw));
   return simdjson::SUCCESS;
 }
+template error_code read_any_text_general(od::value, std::string&);
+template error_code read_any_text_general(od::value, Text&);
 
 }  // namespace detail
 

@@ -180,7 +180,9 @@ ViewResult read_view_general(od::value value, std::string_view current);
   out = general.view;
   return general.error;
 }
-[[gnu::always_inline]] inline error_code read_text(od::value value, std::string& out) {
+// `Out` is std::string or Text.
+template <typename Out>
+[[gnu::always_inline]] inline error_code read_text(od::value value, Out& out) {
   std::string_view view;
   SIMDJSON_TRY(read_view(value, view));
   out.assign(view);
@@ -197,10 +199,12 @@ Symbol cached_symbol(std::string_view text);
   return simdjson::SUCCESS;
 }
 namespace detail {
-error_code read_any_text_general(od::value value, std::string& out);
+template <typename Out>
+error_code read_any_text_general(od::value value, Out& out);
 }  // namespace detail
 // Like read_text, but objects and arrays are kept as their raw JSON text.
-[[gnu::always_inline]] inline error_code read_any_text(od::value value, std::string& out) {
+template <typename Out>
+[[gnu::always_inline]] inline error_code read_any_text(od::value value, Out& out) {
   // A string (nearly always) is read_text's, which is what the general path would pick for it.
   std::string_view token = value.raw_json_token();
   if (!token.empty() && token.front() == '"') return read_text(value, out);

@@ -554,7 +554,7 @@ void Pipeline::Impl::admit(Item&& item) {
   bool needs = identity && actor.identity_kind != correlator::IdentityKind::okta_id &&
                !(actor.alternate_id.empty() && actor.id.empty());
   if (!needs) return push(std::move(item));
-  std::string name = actor.alternate_id.empty() ? actor.id : actor.alternate_id;
+  std::string name = (actor.alternate_id.empty() ? actor.id : actor.alternate_id).str();
   if (auto known = identity->try_cached(name)) {
     actor.id = *known;
     actor.identity_kind = correlator::IdentityKind::okta_id;

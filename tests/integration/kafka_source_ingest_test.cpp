@@ -130,7 +130,7 @@ TEST(KafkaSourceIngest, GoodBadAndDuplicateMessagesAreCountedDeadLetteredAndComm
       if (item) {
         if (item->first.uuid == fmt::format("uuid-{:05}", kGood)) untimed = item->first;
         if (item->first.uuid == "uuid-00061") sample = item->first;
-        applied.insert(item->first.uuid);
+        applied.insert(item->first.uuid.str());
         batch.push_back(item->second);
       }
       if (batch.size() >= 5 || (!item && !batch.empty())) {

@@ -59,7 +59,7 @@ struct Member {
         std::this_thread::sleep_for(std::chrono::microseconds(300));
         {
           std::lock_guard lock(*mutex);
-          ++(*processed)[item->first.uuid];
+          ++(*processed)[item->first.uuid.str()];
         }
         source->ack(item->second);
       }

@@ -17,6 +17,63 @@ TEST(Symbol, EqualTextSharesOneCopy) {
   EXPECT_EQ(Symbol::intern(""), Symbol{});
 }
 
+TEST(Text, KeepsUpTo39BytesInlineAndMoreOnTheHeap) {
+  const std::string uuid = "e4a6d4c5-3b1f-11ee-9e3a-6f1d4d1f5a6b";  // 36 bytes
+  Text inline_text(uuid);
+  EXPECT_EQ(inline_text, uuid);
+  EXPECT_FALSE(inline_text.allocated());
+  Text full(std::string(Text::kInlineCapacity, 'x'));
+  EXPECT_FALSE(full.allocated());
+  EXPECT_EQ(full.size(), Text::kInlineCapacity);
+  Text heap(std::string(Text::kInlineCapacity + 1, 'y'));
+  EXPECT_TRUE(heap.allocated());
+  EXPECT_EQ(heap, std::string(Text::kInlineCapacity + 1, 'y'));
+  EXPECT_TRUE(Text().empty());
+  EXPECT_TRUE(Text("").empty());
+}
+
+TEST(Text, CopiesMovesAndAssignsAcrossTheInlineLimit) {
+  const std::string long_text(100, 'l');
+  Text a(long_text);
+  Text b = a;  // a deep copy
+  EXPECT_EQ(b, long_text);
+  EXPECT_NE(a.data(), b.data());
+  Text c = std::move(a);
+  EXPECT_EQ(c, long_text);
+  EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): a moved-from Text is empty
+  a = "short";
+  EXPECT_EQ(a, "short");
+  a = long_text;  // inline -> heap
+  EXPECT_EQ(a, long_text);
+  a = "s";  // heap keeps its buffer
+  EXPECT_EQ(a, "s");
+  b = std::move(c);
+  EXPECT_EQ(b, long_text);
+  b = b;  // NOLINT: self-assignment keeps the value
+  EXPECT_EQ(b, long_text);
+  b.assign(b.view().substr(10, 50));  // from its own bytes
+  EXPECT_EQ(b, std::string(50, 'l'));
+  Text d("0123456789");
+  d.assign(d.view().substr(2, 3));
+  EXPECT_EQ(d, "234");
+  d.clear();
+  EXPECT_TRUE(d.empty());
+}
+
+TEST(Text, ComparesFormatsAndHashesAsItsView) {
+  Text a("alice@example.com");
+  EXPECT_TRUE(a == "alice@example.com");
+  EXPECT_TRUE("alice@example.com" == a);
+  EXPECT_TRUE(a == std::string("alice@example.com"));
+  EXPECT_TRUE(a == Text("alice@example.com"));
+  EXPECT_TRUE(a != "bob@example.com");
+  EXPECT_TRUE(a < std::string_view("bob"));
+  EXPECT_TRUE(a.starts_with("alice@"));
+  EXPECT_EQ(fmt::format("<{}>", a), "<alice@example.com>");
+  EXPECT_EQ(std::hash<Text>{}(a), std::hash<std::string_view>{}("alice@example.com"));
+  EXPECT_EQ(a.str(), "alice@example.com");
+}
+
 TEST(Fields, FixedPathsResolveAndReadBack) {
   FieldRegistry registry;
   Event event;

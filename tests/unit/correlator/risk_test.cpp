@@ -104,7 +104,7 @@ TEST(EntryId, RoundTripsEveryText) {
 TEST(ReorderBuffer, ReleasesInTimeThenUuidOrder) {
   ReorderBuffer buffer(minutes(1));
   std::vector<std::string> out;
-  auto apply = [&](const Event& e) { out.push_back(e.uuid); };
+  auto apply = [&](const Event& e) { out.push_back(e.uuid.str()); };
   EXPECT_TRUE(buffer.push(make_event("x", "a", at(minutes(5)), "b"), 0));
   EXPECT_TRUE(buffer.push(make_event("x", "a", at(minutes(5)), "a"), 0));
   EXPECT_TRUE(buffer.push(make_event("x", "a", at(minutes(4)), "z"), 1));

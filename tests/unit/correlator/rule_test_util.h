@@ -26,7 +26,7 @@ inline Event make_event(std::string type, std::string actor, EventTime time, std
   e.event_type = Symbol::intern(type);
   e.actor.id = std::move(actor);
   e.actor.type = Symbol::intern("User");
-  e.actor.alternate_id = e.actor.id + "@example.com";
+  e.actor.alternate_id = e.actor.id.str() + "@example.com";
   return e;
 }
 

@@ -39,7 +39,7 @@ class FakeParser final : public correlator::EventParser {
 
 class SetFilter final : public daemon::DuplicateFilter {
  public:
-  bool seen_before(const correlator::Event& event) override { return !seen_.insert(event.uuid).second; }
+  bool seen_before(const correlator::Event& event) override { return !seen_.insert(event.uuid.str()).second; }
 
  private:
   std::set<std::string> seen_;
