@@ -60,6 +60,27 @@ TEST(Text, CopiesMovesAndAssignsAcrossTheInlineLimit) {
   EXPECT_TRUE(d.empty());
 }
 
+TEST(Text, EverySizeAndEveryOverlapCopiesExactly) {
+  // The short copy has a branch per size class (1-3, 4-7, 8-15, 16-31, 32-48, longer).
+  std::string source;
+  for (int i = 0; i < 70; ++i)
+    source.push_back(static_cast<char>('A' + i % 58));
+  for (std::size_t n = 0; n <= source.size(); ++n) {
+    Text fresh(std::string_view(source).substr(0, n));
+    ASSERT_EQ(fresh, std::string_view(source).substr(0, n)) << n;
+    Text assigned("x");
+    assigned.assign(std::string_view(source).substr(source.size() - n));
+    ASSERT_EQ(assigned, std::string_view(source).substr(source.size() - n)) << n;
+  }
+  for (std::size_t start = 0; start < Text::kInlineCapacity; ++start) {
+    for (std::size_t n = 0; start + n <= Text::kInlineCapacity; ++n) {
+      Text self(std::string_view(source).substr(0, Text::kInlineCapacity));
+      self.assign(self.view().substr(start, n));  // overlapping when n > start
+      ASSERT_EQ(self, std::string_view(source).substr(start, n)) << start << " " << n;
+    }
+  }
+}
+
 TEST(Text, ComparesFormatsAndHashesAsItsView) {
   Text a("alice@example.com");
   EXPECT_TRUE(a == "alice@example.com");
