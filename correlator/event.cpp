@@ -273,7 +273,7 @@ FieldView read_field(const Event& event, FieldRef field, std::size_t target_inde
       if (it == event.extras.end() || it->slot != field.extra_slot) return FieldView{};
       const ExtraValue& v = it->value;
       if (std::holds_alternative<std::monostate>(v)) return FieldView{FieldView::Kind::null, {}, 0, false};
-      if (const auto* s = std::get_if<std::string>(&v)) return FieldView{FieldView::Kind::string, *s, 0, false};
+      if (const auto* s = std::get_if<Text>(&v)) return FieldView{FieldView::Kind::string, *s, 0, false};
       if (const auto* d = std::get_if<double>(&v)) return number(*d, scratch);
       return boolean(std::get<bool>(v));
     }

@@ -47,7 +47,7 @@ struct Geo {
 };
 
 // A value of a field that a loaded rule references but the fixed model does not hold.
-using ExtraValue = std::variant<std::monostate /*null*/, std::string, double, bool>;
+using ExtraValue = std::variant<std::monostate /*null*/, Text, double, bool>;
 
 struct ExtraField {
   std::uint16_t slot = 0;  // index into the FieldRegistry's extra paths

@@ -473,7 +473,7 @@ error_code read_extra(od::value value, ExtraValue& out) {
     case od::json_type::string: {
       std::string_view text;
       SIMDJSON_TRY(value.get_string().get(text));
-      out = std::string(text);
+      out = Text(text);
       return simdjson::SUCCESS;
     }
     case od::json_type::number: {
@@ -497,7 +497,7 @@ error_code read_extra(od::value value, ExtraValue& out) {
     }
     case od::json_type::object:
     case od::json_type::array: {
-      std::string text;
+      Text text;
       SIMDJSON_TRY(read_any_text(value, text));
       out = std::move(text);
       return simdjson::SUCCESS;
