@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <compare>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -50,6 +52,8 @@ class Text {
     return *this;
   }
   Text& operator=(const char* text) { return *this = std::string_view(text); }
+  // `text = {}` clears, as for std::string (without it, {} would pick the const char* overload).
+  Text& operator=(std::initializer_list<char> chars) { return *this = std::string_view(chars.begin(), chars.size()); }
   Text& operator=(const std::string& text) { return *this = std::string_view(text); }
   ~Text() { release(); }
 
@@ -86,8 +90,16 @@ class Text {
   // Whether the value lives on the heap (tests and benchmarks).
   bool allocated() const noexcept { return is_heap(); }
 
-  friend bool operator==(const Text& a, std::string_view b) noexcept { return a.view() == b; }
-  friend std::strong_ordering operator<=>(const Text& a, std::string_view b) noexcept { return a.view() <=> b; }
+  // Templates, so that Text against Text is an exact match and not, as with a string_view
+  // parameter, a tie between the operator and its reversed form (ambiguous in ISO C++20).
+  template <typename S>
+  requires std::convertible_to<const S&, std::string_view>
+  friend bool operator==(const Text& a, const S& b) noexcept { return a.view() == std::string_view(b); }
+  template <typename S>
+  requires std::convertible_to<const S&, std::string_view>
+  friend std::strong_ordering operator<=>(const Text& a, const S& b) noexcept {
+    return a.view() <=> std::string_view(b);
+  }
   friend std::ostream& operator<<(std::ostream& out, const Text& text) { return out << text.view(); }
 
  private:

@@ -49,7 +49,8 @@ TEST(Text, CopiesMovesAndAssignsAcrossTheInlineLimit) {
   EXPECT_EQ(a, "s");
   b = std::move(c);
   EXPECT_EQ(b, long_text);
-  b = b;  // NOLINT: self-assignment keeps the value
+  const Text& same = b;
+  b = same;  // self-assignment keeps the value
   EXPECT_EQ(b, long_text);
   b.assign(b.view().substr(10, 50));  // from its own bytes
   EXPECT_EQ(b, std::string(50, 'l'));
@@ -58,6 +59,11 @@ TEST(Text, CopiesMovesAndAssignsAcrossTheInlineLimit) {
   EXPECT_EQ(d, "234");
   d.clear();
   EXPECT_TRUE(d.empty());
+  Text e(long_text);
+  e = {};  // as for std::string: cleared
+  EXPECT_TRUE(e.empty());
+  e = {'o', 'k'};
+  EXPECT_EQ(e, "ok");
 }
 
 TEST(Text, EverySizeAndEveryOverlapCopiesExactly) {
