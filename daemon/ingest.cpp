@@ -56,7 +56,7 @@ IngestResult Ingestor::ingest(std::string_view payload, const correlator::Source
   }
   correlator::RecordMeta meta{source_, origin, ingest_timestamp_ms};
   auto parsed = parser_->parse(payload, meta);
-  if (!parsed) return reject(std::move(parsed.error()), payload, origin);
+  if (!parsed) return reject(parsed.error(), payload, origin);
 
   IngestResult result;
   if (dedupe_ && dedupe_->seen_before(*parsed)) {

@@ -407,8 +407,9 @@ void KafkaSource::check_group_share() {
       for (int t = 0; t < metadata->topic_cnt; ++t) {
         const rd_kafka_metadata_topic_t& md = metadata->topics[t];
         if (md.err != RD_KAFKA_RESP_ERR_NO_ERROR || md.partition_cnt <= 0) continue;
+        const correlator::Symbol bound = topic;  // clang before 16 cannot capture a structured binding
         auto mine =
-            std::count_if(owned.begin(), owned.end(), [&](const TopicPartition& tp) { return tp.topic == topic; });
+            std::count_if(owned.begin(), owned.end(), [&](const TopicPartition& tp) { return tp.topic == bound; });
         if (mine < md.partition_cnt)
           share +=
               fmt::format("{}{} of {} partitions of {}", share.empty() ? "" : ", ", mine, md.partition_cnt, md.topic);
