@@ -1,6 +1,7 @@
-// Eager rebalance against the real broker: a second consumer joins the group while the first is
-// mid-stream with events in flight. Every message is processed, committed offsets cover every
-// message at the end, and only what was in flight at the revoke may be processed twice.
+// Rebalances against the real broker, eager and cooperative: a second consumer joins the group
+// while the first is mid-stream with events in flight. Every message is processed, committed
+// offsets cover every message at the end, and only what was in flight at the revoke may be
+// processed twice.
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
@@ -36,15 +37,16 @@ struct Member {
   std::mutex* mutex;
   std::map<std::string, int>* processed;
 
-  Member(const std::string& bootstrap, const std::string& group, const std::string& topic, std::mutex& m,
-         std::map<std::string, int>& p)
+  Member(const std::string& bootstrap, const std::string& group, const std::string& topic, const std::string& assignor,
+         std::mutex& m, std::map<std::string, int>& p)
       : mutex(&m), processed(&p) {
     daemon::KafkaSourceConfig config;
     config.bindings.push_back({topic, "okta", correlator::SourceFormat::okta_system_log, {}});
     config.properties = {{"bootstrap.servers", bootstrap},
                          {"group.id", group},
                          {"session.timeout.ms", "6000"},
-                         {"auto.commit.interval.ms", "200"}};
+                         {"auto.commit.interval.ms", "200"},
+                         {"partition.assignment.strategy", assignor}};
     // No de-duplication here: every redelivery must be visible to the test.
     config.factories.parser = daemon::default_ingest_factories(config.limits).parser;
     auto created = daemon::KafkaSource::create(std::move(config), sink, {});
@@ -74,7 +76,7 @@ struct Member {
   }
 };
 
-TEST(KafkaSourceRebalance, EagerSecondMemberJoinsWithoutLossAndWithBoundedDuplicates) {
+void second_member_joins(const std::string& assignor, const std::string& protocol) {
   const std::string bootstrap = kafka_bootstrap();
   ASSERT_FALSE(bootstrap.empty());
   const std::string topic = unique_name("og-rebal");
@@ -97,10 +99,10 @@ TEST(KafkaSourceRebalance, EagerSecondMemberJoinsWithoutLossAndWithBoundedDuplic
     return m.size();
   };
 
-  Member first(bootstrap, group, topic, mutex, processed_first);
+  Member first(bootstrap, group, topic, assignor, mutex, processed_first);
   ASSERT_TRUE(first.source);
   ASSERT_TRUE(wait_until([&] { return count(processed_first) >= kMessages / 4; }, std::chrono::seconds(60)));
-  Member second(bootstrap, group, topic, mutex, processed_second);
+  Member second(bootstrap, group, topic, assignor, mutex, processed_second);
   ASSERT_TRUE(second.source);
 
   auto all_seen = [&] {
@@ -111,15 +113,23 @@ TEST(KafkaSourceRebalance, EagerSecondMemberJoinsWithoutLossAndWithBoundedDuplic
     return distinct >= static_cast<std::size_t>(kMessages);
   };
   bool done = wait_until(all_seen, std::chrono::seconds(120));
+  const std::size_t first_owns = first.source->assigned_partitions();
+  const std::size_t second_owns = second.source->assigned_partitions();
   // Let the offsets of the last acks be stored, then shut both down (close commits).
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   second.stop();
   first.stop();
   ASSERT_TRUE(done) << "first " << processed_first.size() << ", second " << processed_second.size();
 
-  EXPECT_EQ(first.source->rebalance_protocol(), "EAGER");
-  EXPECT_GE(first.source->rebalances(), 3u) << "assign, revoke on join, reassign";
+  EXPECT_EQ(first.source->rebalance_protocol(), protocol);
+  EXPECT_EQ(second.source->rebalance_protocol(), protocol);
+  // Eager: assign, revoke everything on the join, assign again. Cooperative: assign, then revoke
+  // only what moves to the second member (librdkafka may follow with an empty incremental assign).
+  EXPECT_GE(first.source->rebalances(), protocol == "EAGER" ? 3u : 2u);
   EXPECT_GT(processed_second.size(), 0u) << "the second member got partitions";
+  EXPECT_EQ(first_owns + second_owns, static_cast<std::size_t>(kPartitions));
+  EXPECT_GT(first_owns, 0u);
+  EXPECT_GT(second_owns, 0u);
 
   int duplicates = 0;
   for (const auto& [uuid, n] : processed_first)
@@ -129,13 +139,23 @@ TEST(KafkaSourceRebalance, EagerSecondMemberJoinsWithoutLossAndWithBoundedDuplic
   // Only records in flight at the revoke (the sink plus what the drain could not finish) repeat;
   // a clean drain makes this 0.
   EXPECT_LE(duplicates, static_cast<int>(kSinkCapacity) * kPartitions) << "duplicates beyond what was in flight";
-  RecordProperty("duplicates", duplicates);
+  ::testing::Test::RecordProperty("duplicates", duplicates);
   std::cout << "duplicates after rebalance: " << duplicates
             << ", first stale acks: " << first.source->stats().at(0).stale_acks << "\n";
 
   std::vector<std::int64_t> committed = committed_offsets(bootstrap, group, topic, kPartitions);
   for (int p = 0; p < kPartitions; ++p)
     EXPECT_EQ(committed[static_cast<std::size_t>(p)], per_partition[static_cast<std::size_t>(p)]) << "partition " << p;
+}
+
+TEST(KafkaSourceRebalance, EagerSecondMemberJoinsWithoutLossAndWithBoundedDuplicates) {
+  second_member_joins("range,roundrobin", "EAGER");
+}
+
+// Incremental: the first member keeps the partitions that do not move, and only the moved ones
+// are drained and committed (KafkaSource's incremental_assign / incremental_unassign branch).
+TEST(KafkaSourceRebalance, CooperativeSecondMemberJoinsWithoutLossAndWithBoundedDuplicates) {
+  second_member_joins("cooperative-sticky", "COOPERATIVE");
 }
 
 }  // namespace
