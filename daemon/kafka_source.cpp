@@ -233,6 +233,21 @@ void KafkaSource::offer_held() {
   }
 }
 
+// A full sink is usually being drained and has room again within milliseconds, while a pause is
+// dear: librdkafka (2.0.2) drops what it prefetched for a paused partition and, after the resume,
+// fetches again only at its broker thread's next wake-up, 0.5-1 s later. Pausing at every full
+// queue held a backlog's catch-up to a small fraction of what the pipeline applies (measured with
+// a queue of 8192: 42k events/s, against 153k/s that the test's consumer took without pauses).
+bool KafkaSource::wait_and_offer_held() {
+  const auto deadline = Clock::now() + config_.room_wait;
+  while (!held_.empty()) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0 || !sink_.wait_for_room(left)) return false;
+    offer_held();
+  }
+  return true;
+}
+
 bool KafkaSource::holding(const TopicPartition& tp) const {
   return std::any_of(held_.begin(), held_.end(), [&](const Held& h) {
     return h.token.origin.topic == tp.topic && h.token.origin.partition == tp.partition;
@@ -316,7 +331,7 @@ void KafkaSource::handle(rd_kafka_message_t* message) {
     case IngestResult::Kind::event:
       if (held_.empty() && sink_.offer(std::move(result.event), *token)) return;
       held_.push_back(Held{std::move(result.event), *token, binding->counters});
-      if (!paused_) {
+      if (!paused_ && !wait_and_offer_held()) {
         binding->counters->backpressure_pauses.fetch_add(1, std::memory_order_relaxed);
         set_paused(true);
       }

@@ -34,6 +34,9 @@ struct KafkaSourceConfig {
   IngestLimits limits;
   IngestFactories factories;  // default_ingest_factories(limits) in the daemon
   std::chrono::milliseconds poll_timeout{100};
+  // How long a full sink is waited for before the partitions are paused. Bounded, so the poll loop
+  // keeps serving rebalances; long enough that a sink being drained rarely causes a pause.
+  std::chrono::milliseconds room_wait{100};
   // How long a revoke or shutdown waits for in-flight events to be acknowledged before storing
   // what is contiguous; the rest is redelivered to the partition's next owner.
   std::chrono::milliseconds drain_timeout{5000};
@@ -93,6 +96,7 @@ class KafkaSource final : public Source {
   void store_offsets();
   void handle(rd_kafka_message_t* message);
   void offer_held();
+  bool wait_and_offer_held();
   bool holding(const TopicPartition& tp) const;
   void report_caught_up_if_pending(const TopicPartition& tp);
   // Warns when, after a rebalance, other members of the group read some of the subscribed

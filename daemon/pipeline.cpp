@@ -82,6 +82,7 @@ struct Pipeline::Impl {
       std::int32_t partition = per_kafka_partition_ ? dense(token.origin.topic, token.origin.partition) : base_;
       return impl_.enqueue(std::move(event), token, acknowledger_, partition, per_kafka_partition_);
     }
+    bool wait_for_room(std::chrono::milliseconds timeout) override { return impl_.wait_for_room(timeout); }
     bool take_duplicate(Event&& event, const AckToken& token) override {
       impl_.enqueue_duplicate(std::move(event), token, acknowledger_, per_kafka_partition_);
       return true;
@@ -132,6 +133,14 @@ struct Pipeline::Impl {
     inbox.push_back(Item{std::move(event), token, acknowledger, partition, {}, kafka});
     cv.notify_one();
     return true;
+  }
+
+  // For a source whose sink was full: the worker takes the whole inbox at once, so room comes back
+  // in one step. A condition variable of its own, so a notify meant for the worker never wakes
+  // a waiting source instead.
+  bool wait_for_room(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu);
+    return room_cv.wait_for(lock, timeout, [&] { return inbox.size() < options.queue_capacity; });
   }
 
   // Duplicates are few and never applied: past the capacity too, so the source never holds them.
@@ -201,6 +210,7 @@ struct Pipeline::Impl {
   // Shared between the source threads, lookup callbacks and the worker.
   mutable std::mutex mu;
   mutable std::condition_variable cv;
+  std::condition_variable room_cv;  // the inbox has room again (wait_for_room)
   std::deque<Item> inbox;
   std::deque<Item> resolved_items;
   std::uint64_t parked = 0;
@@ -735,6 +745,7 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
         batch.push_back(std::move(i));
       resolved_items.clear();
       cv.notify_all();  // room in the inbox again
+      room_cv.notify_all();
       drain_now = drain;
       eof_now = options.exit_at_eof && !options.files.empty() && files_running == 0 && parked == 0 && batch.empty() &&
                 inbox.empty() && held.empty() && !flushed_at_eof;

@@ -42,6 +42,12 @@ class EventSink {
   // downstream queue is full; the source then applies backpressure and offers it again later.
   // The event must be acknowledged with `token` once fully applied downstream.
   virtual bool offer(correlator::Event&& event, const AckToken& token) = 0;
+  // Blocks for up to `timeout` until offer() may succeed again: true when there is room, false
+  // when the time passed or the sink cannot tell (the default, which returns at once).
+  virtual bool wait_for_room(std::chrono::milliseconds timeout) {
+    (void)timeout;
+    return false;
+  }
   // A redelivered duplicate (not to be applied). A sink whose acknowledgements wait for durability
   // takes it and acknowledges it no sooner than the original it repeats, so the source's offset
   // never passes an original that is not yet durable; false: the source acknowledges it at once.

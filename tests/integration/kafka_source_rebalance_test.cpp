@@ -30,7 +30,7 @@ std::string event_json(int i) {
 // One group member: its source, its bounded queue, and a pipeline thread that applies slowly so
 // events are in flight when the group rebalances.
 struct Member {
-  QueueSink sink{kSinkCapacity};
+  QueueSink sink;
   std::unique_ptr<daemon::KafkaSource> source;
   std::jthread poller;
   std::jthread applier;
@@ -38,8 +38,8 @@ struct Member {
   std::map<std::string, int>* processed;
 
   Member(const std::string& bootstrap, const std::string& group, const std::string& topic, const std::string& assignor,
-         std::mutex& m, std::map<std::string, int>& p)
-      : mutex(&m), processed(&p) {
+         bool sink_waits, std::mutex& m, std::map<std::string, int>& p)
+      : sink(kSinkCapacity, sink_waits), mutex(&m), processed(&p) {
     daemon::KafkaSourceConfig config;
     config.bindings.push_back({topic, "okta", correlator::SourceFormat::okta_system_log, {}});
     config.properties = {{"bootstrap.servers", bootstrap},
@@ -54,11 +54,13 @@ struct Member {
     if (!created) return;
     source = std::move(*created);
     poller = std::jthread([this](std::stop_token stop) { source->run(stop); });
-    applier = std::jthread([this](std::stop_token stop) {
+    applier = std::jthread([this, sink_waits](std::stop_token stop) {
       while (!stop.stop_requested()) {
         auto item = sink.pop(std::chrono::milliseconds(20));
         if (!item) continue;
-        std::this_thread::sleep_for(std::chrono::microseconds(300));
+        // A waited-for sink keeps the stream fast, so each event takes longer there: the first member
+        // must still be busy when the second one's join completes, seconds later.
+        std::this_thread::sleep_for(std::chrono::microseconds(sink_waits ? 3000 : 300));
         {
           std::lock_guard lock(*mutex);
           ++(*processed)[item->first.uuid.str()];
@@ -76,7 +78,9 @@ struct Member {
   }
 };
 
-void second_member_joins(const std::string& assignor, const std::string& protocol) {
+// `sink_waits`: the members' sinks are waited for when full (as the pipeline's are), or answered
+// with a pause of the partitions at once, so revokes also meet paused partitions and held events.
+void second_member_joins(const std::string& assignor, const std::string& protocol, bool sink_waits) {
   const std::string bootstrap = kafka_bootstrap();
   ASSERT_FALSE(bootstrap.empty());
   const std::string topic = unique_name("og-rebal");
@@ -99,10 +103,10 @@ void second_member_joins(const std::string& assignor, const std::string& protoco
     return m.size();
   };
 
-  Member first(bootstrap, group, topic, assignor, mutex, processed_first);
+  Member first(bootstrap, group, topic, assignor, sink_waits, mutex, processed_first);
   ASSERT_TRUE(first.source);
   ASSERT_TRUE(wait_until([&] { return count(processed_first) >= kMessages / 4; }, std::chrono::seconds(60)));
-  Member second(bootstrap, group, topic, assignor, mutex, processed_second);
+  Member second(bootstrap, group, topic, assignor, sink_waits, mutex, processed_second);
   ASSERT_TRUE(second.source);
 
   auto all_seen = [&] {
@@ -149,13 +153,13 @@ void second_member_joins(const std::string& assignor, const std::string& protoco
 }
 
 TEST(KafkaSourceRebalance, EagerSecondMemberJoinsWithoutLossAndWithBoundedDuplicates) {
-  second_member_joins("range,roundrobin", "EAGER");
+  second_member_joins("range,roundrobin", "EAGER", /*sink_waits=*/false);
 }
 
 // Incremental: the first member keeps the partitions that do not move, and only the moved ones
 // are drained and committed (KafkaSource's incremental_assign / incremental_unassign branch).
 TEST(KafkaSourceRebalance, CooperativeSecondMemberJoinsWithoutLossAndWithBoundedDuplicates) {
-  second_member_joins("cooperative-sticky", "COOPERATIVE");
+  second_member_joins("cooperative-sticky", "COOPERATIVE", /*sink_waits=*/true);
 }
 
 }  // namespace

@@ -18,7 +18,9 @@ namespace og::test {
 // A bounded downstream queue, as the pipeline's shard queues are: refuses when full.
 class QueueSink final : public daemon::EventSink {
  public:
-  explicit QueueSink(std::size_t capacity) : capacity_(capacity) {}
+  // `waits`: wait_for_room waits for a pop, like the pipeline; otherwise it returns false at once
+  // (the EventSink default), so a full queue pauses the partitions right away.
+  explicit QueueSink(std::size_t capacity, bool waits = false) : capacity_(capacity), waits_(waits) {}
 
   bool offer(correlator::Event&& event, const daemon::AckToken& token) override {
     std::lock_guard lock(mutex_);
@@ -36,7 +38,14 @@ class QueueSink final : public daemon::EventSink {
     if (!ready_.wait_for(lock, timeout, [&] { return !queue_.empty(); })) return std::nullopt;
     auto item = std::move(queue_.front());
     queue_.pop_front();
+    room_.notify_all();
     return item;
+  }
+
+  bool wait_for_room(std::chrono::milliseconds timeout) override {
+    if (!waits_) return false;
+    std::unique_lock lock(mutex_);
+    return room_.wait_for(lock, timeout, [&] { return queue_.size() < capacity_; });
   }
 
   std::size_t refused() const {
@@ -46,8 +55,10 @@ class QueueSink final : public daemon::EventSink {
 
  private:
   std::size_t capacity_;
+  bool waits_;
   mutable std::mutex mutex_;
   std::condition_variable ready_;
+  std::condition_variable room_;
   std::deque<std::pair<correlator::Event, daemon::AckToken>> queue_;
   std::size_t refused_ = 0;
 };
