@@ -136,6 +136,15 @@ class Text {
       set_tag(static_cast<unsigned char>(size));
     }
   }
+  // The first and the last sizeof(Word) of n bytes, n < 2 * sizeof(Word): two overlapping words.
+  template <typename Word>
+  static void move_ends(char* dst, const char* src, std::size_t n) noexcept {
+    Word head, tail;
+    std::memcpy(&head, src, sizeof head);
+    std::memcpy(&tail, src + n - sizeof tail, sizeof tail);
+    std::memcpy(dst, &head, sizeof head);
+    std::memcpy(dst + n - sizeof tail, &tail, sizeof tail);
+  }
   // memmove for any size, inline for up to 48 bytes: every load before any store, in a few
   // fixed-size (overlapping) pieces. Event fields are mostly short, and for them the call into
   // libc's size-dispatching memmove cost more than the copy (bench/parse).
@@ -151,17 +160,9 @@ class Text {
       std::memcpy(dst + (n >= 32 ? 16 : n - 16), b, 16);
       std::memcpy(dst + n - 16, c, 16);
     } else if (n >= 8) {
-      std::uint64_t a, b;
-      std::memcpy(&a, src, 8);
-      std::memcpy(&b, src + n - 8, 8);
-      std::memcpy(dst, &a, 8);
-      std::memcpy(dst + n - 8, &b, 8);
+      move_ends<std::uint64_t>(dst, src, n);
     } else if (n >= 4) {
-      std::uint32_t a, b;
-      std::memcpy(&a, src, 4);
-      std::memcpy(&b, src + n - 4, 4);
-      std::memcpy(dst, &a, 4);
-      std::memcpy(dst + n - 4, &b, 4);
+      move_ends<std::uint32_t>(dst, src, n);
     } else if (n > 0) {
       const char a = src[0], b = src[n / 2], c = src[n - 1];
       dst[0] = a;

@@ -14,6 +14,7 @@ SourceStats IngestCounters::snapshot(std::string source_name) const {
   s.dead_letter_retries = dead_letter_retries.load(std::memory_order_relaxed);
   s.acked = acked.load(std::memory_order_relaxed);
   s.stale_acks = stale_acks.load(std::memory_order_relaxed);
+  s.backpressure_waits = backpressure_waits.load(std::memory_order_relaxed);
   s.backpressure_pauses = backpressure_pauses.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < kParseErrorCount; ++i) {
     s.rejected_by_reason[i] = rejected[i].load(std::memory_order_relaxed);

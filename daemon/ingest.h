@@ -34,6 +34,7 @@ class IngestCounters {
   std::atomic<std::uint64_t> dead_letter_retries{0};
   std::atomic<std::uint64_t> acked{0};
   std::atomic<std::uint64_t> stale_acks{0};
+  std::atomic<std::uint64_t> backpressure_waits{0};
   std::atomic<std::uint64_t> backpressure_pauses{0};
   std::array<std::atomic<std::uint64_t>, kParseErrorCount> rejected{};
 

@@ -331,9 +331,12 @@ void KafkaSource::handle(rd_kafka_message_t* message) {
     case IngestResult::Kind::event:
       if (held_.empty() && sink_.offer(std::move(result.event), *token)) return;
       held_.push_back(Held{std::move(result.event), *token, binding->counters});
-      if (!paused_ && !wait_and_offer_held()) {
-        binding->counters->backpressure_pauses.fetch_add(1, std::memory_order_relaxed);
-        set_paused(true);
+      if (!paused_) {
+        binding->counters->backpressure_waits.fetch_add(1, std::memory_order_relaxed);
+        if (!wait_and_offer_held()) {
+          binding->counters->backpressure_pauses.fetch_add(1, std::memory_order_relaxed);
+          set_paused(true);
+        }
       }
       return;
     case IngestResult::Kind::duplicate:

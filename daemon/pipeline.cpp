@@ -300,6 +300,16 @@ void Pipeline::Impl::register_metrics() {
                         out.push_back({{st.source}, static_cast<double>(st.duplicates)});
                       return out;
                     });
+  metrics.collector("oktaguard_backpressure_total",
+                    "Times an input found the pipeline's queue full: waited for room, or paused as it stayed full",
+                    MetricType::counter, {"source", "action"}, [source_stats] {
+                      std::vector<Sample> out;
+                      for (const SourceStats& st : source_stats()) {
+                        out.push_back({{st.source, "wait"}, static_cast<double>(st.backpressure_waits)});
+                        out.push_back({{st.source, "pause"}, static_cast<double>(st.backpressure_pauses)});
+                      }
+                      return out;
+                    });
   rule_hits = &metrics.counter("oktaguard_rule_hits_total", "Detections fired, by detection id", {"detection"});
   actions =
       &metrics.counter("oktaguard_actions_total", "Action state changes, by kind and new state", {"kind", "outcome"});

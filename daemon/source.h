@@ -94,9 +94,10 @@ struct SourceStats {
   std::uint64_t rejected = 0;       // sum of `rejected_by_reason`
   std::uint64_t dead_lettered = 0;  // rejected messages confirmed written to the dead-letter topic
   std::uint64_t dead_letter_retries = 0;
-  std::uint64_t acked = 0;       // acknowledgements applied (events, duplicates and rejected messages)
-  std::uint64_t stale_acks = 0;  // fenced: for a revoked partition or an unknown offset
-  std::uint64_t backpressure_pauses = 0;
+  std::uint64_t acked = 0;                // acknowledgements applied (events, duplicates and rejected messages)
+  std::uint64_t stale_acks = 0;           // fenced: for a revoked partition or an unknown offset
+  std::uint64_t backpressure_waits = 0;   // a full sink waited for (Kafka: up to room_wait)
+  std::uint64_t backpressure_pauses = 0;  // input paused: the sink stayed full
   std::array<std::uint64_t, kParseErrorCount> rejected_by_reason{};
 
   std::uint64_t rejected_for(correlator::ParseError reason) const {

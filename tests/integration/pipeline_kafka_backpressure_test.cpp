@@ -1,0 +1,105 @@
+// The pipeline's own queue under a Kafka backlog, against the real broker: with a queue of 8 the
+// Kafka source finds it full again and again. It waits for room (the worker takes the whole inbox
+// and wakes it) instead of pausing its partitions, and no wait runs out its 100 ms: a backlog of
+// 4,000 events takes a few hundred milliseconds, where a wait that only ended on its timeout would
+// take 4000 / 8 * 100 ms = 50 s and a pause per full queue (0.5-1 s each) far longer.
+#include <fmt/chrono.h>
+#include <fmt/core.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "correlator/rule_set.h"
+#include "daemon/metrics.h"
+#include "daemon/ops_server.h"
+#include "daemon/pipeline.h"
+#include "daemon/response_testing.h"
+#include "tests/integration/kafka_source_support.h"
+#include "tests/support/kafka.h"
+
+namespace og::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kEvents = 4000;
+constexpr int kPartitions = 2;
+
+// A metric sample's value from the text exposition (0 when absent).
+double sample(const std::string& exposition, const std::string& series) {
+  std::size_t at = exposition.find("\n" + series + " ");
+  if (at == std::string::npos) return 0;
+  return std::stod(exposition.substr(at + series.size() + 2));
+}
+
+TEST(PipelineKafka, ABacklogThroughATinyQueueIsWaitedForNotPaused) {
+  const std::string bootstrap = kafka_bootstrap();
+  ASSERT_FALSE(bootstrap.empty());
+  const std::string topic = unique_name("og-pipe-room");
+  create_topic(bootstrap, topic, kPartitions);
+  KafkaHandle producer = make_producer(bootstrap);
+  ASSERT_TRUE(producer);
+  const auto base =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) - std::chrono::hours(1);
+  for (int i = 0; i < kEvents; ++i) {
+    produce(producer.get(), topic, fmt::format("k{}", i),
+            fmt::format(R"({{"uuid":"room-{:05}","published":"{:%Y-%m-%dT%H:%M:%S}.000Z",)"
+                        R"("eventType":"user.session.start","actor":{{"id":"00u{:04}","type":"User"}},)"
+                        R"("outcome":{{"result":"SUCCESS"}}}})",
+                        i, base + std::chrono::seconds(i), i % 100),
+            i % kPartitions);
+  }
+  flush(producer.get());
+
+  std::string tmpl = (fs::temp_directory_path() / "og-pipe-room-XXXXXX").string();
+  const fs::path state_dir = ::mkdtemp(tmpl.data());
+  correlator::LoadResult rules = correlator::load_rules({fs::path(OG_SOURCE_DIR) / "rules"});
+  ASSERT_TRUE(rules.ok());
+
+  daemon::PipelineOptions options;
+  options.kafka = daemon::PipelineKafka{
+      .topics = {{topic, "okta", correlator::SourceFormat::okta_system_log, {}}},
+      .properties = {{"bootstrap.servers", bootstrap}, {"group.id", unique_name("og-pipe-room-group")}},
+      .dead_letter_topic = {},
+      .audit_topic = {}};
+  options.rules = rules.rules;
+  options.state_dir = state_dir;
+  options.audit_file = state_dir / "audit.jsonl";
+  options.queue_capacity = 8;
+  options.snapshots = false;
+  daemon::Registry metrics;
+  daemon::ReadinessChecks readiness;
+  daemon::testing::FakeOkta okta;
+  daemon::Pipeline pipeline(
+      options, [](daemon::LogLevel, std::string_view, std::string_view) {}, metrics, readiness, nullptr, okta,
+      daemon::default_decision_adapter());
+  ASSERT_EQ(pipeline.start(), std::nullopt);
+
+  // Timed from the first event applied, so the group join does not count.
+  ASSERT_TRUE(wait_until([&] { return pipeline.stats().events > 0; }, std::chrono::seconds(60)));
+  const auto first = std::chrono::steady_clock::now();
+  const bool applied_all = wait_until(
+      [&] { return pipeline.stats().events + 8 >= static_cast<std::uint64_t>(kEvents); }, std::chrono::seconds(120));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - first).count();
+  const std::string exposition = metrics.expose();
+  pipeline.stop();
+  fs::remove_all(state_dir);
+  ASSERT_TRUE(applied_all) << pipeline.stats().events << " of " << kEvents;
+
+  const double waits = sample(exposition, R"(oktaguard_backpressure_total{source="okta",action="wait"})");
+  const double pauses = sample(exposition, R"(oktaguard_backpressure_total{source="okta",action="pause"})");
+  std::cout << "waits " << waits << ", pauses " << pauses << ", " << seconds << " s\n";
+  EXPECT_GE(waits, 50) << "the queue of 8 was full again and again";
+  // A pause needs the worker to leave a full queue untaken for 100 ms, which a loaded machine can
+  // still cause now and then.
+  EXPECT_LE(pauses * 20, waits);
+  // Each wait ends when the worker takes the inbox. The bound is 10x what a loaded ASan build needs;
+  // waits ended by their timeout alone would take 50 s.
+  EXPECT_LT(seconds, 25.0);
+}
+
+}  // namespace
+}  // namespace og::test
