@@ -814,5 +814,51 @@ TEST_F(DaemonE2E, AnAssignedPartitionHoldsTheWatermarkUntilItsBacklogArrives) {
   EXPECT_EQ(offsets, (std::vector<std::int64_t>{kPerPartition, kPerPartition}));
 }
 
+// Kafka credentials given as secret-file references reach librdkafka: the daemon reads through the
+// test broker's SASL/PLAIN listener with the password from a file, the listener refuses a wrong
+// one (so the right one is what let it in), and the password appears in no output.
+TEST_F(DaemonE2E, AKafkaSaslPasswordFromASecretFileReachesTheBroker) {
+  const std::string sasl = kafka_sasl_bootstrap();
+  ASSERT_FALSE(sasl.empty());
+  const std::string password = "og-test-sasl-secret";
+  const fs::path password_file = dir_.path / "kafka-password";
+  write_file(password_file, password + "\n");
+  fs::permissions(password_file, fs::perms::owner_read | fs::perms::owner_write);
+  const std::string plaintext = bootstrap_;
+  bootstrap_ = sasl;  // the brokers the configuration names
+  config_ = write_config_with("1s", 1,
+                              "      security.protocol: SASL_PLAINTEXT\n      sasl.mechanism: PLAIN\n"
+                              "      sasl.username: oktaguard\n      sasl.password: { file: " +
+                                  password_file.string() + " }\n");
+  bootstrap_ = plaintext;
+  const std::string sample = scenario(kRules / "tests/samples/legit_logins.ndjson", kPantherJack, kBenign)[0];
+  constexpr int kEvents = 3;
+  for (int i = 0; i < kEvents; ++i)
+    produce_okta({replace_all(sample, "2a992f80-d1ad-4f62-900e-8c68bb72a21b", "e2e-sasl-" + std::to_string(i))});
+
+  auto daemon = start_daemon();
+  std::string m;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        m = daemon->metrics();
+        return metric(m, "oktaguard_events_total", {{"source", "okta"}, {"result", "event"}}) == kEvents;
+      },
+      seconds(30)))
+      << m << daemon->output();
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(seconds(10)), std::optional<int>(0)) << daemon->output();
+  EXPECT_EQ(daemon->output().find(password), std::string::npos);
+
+  // The control: a wrong password in the same file is refused by the listener.
+  write_file(password_file, "not-the-password\n");
+  DaemonProcess refused(config_, dir_.path / "daemon-refused.log");
+  EXPECT_TRUE(
+      poll_until([&] { return refused.output().find("Authentication failed") != std::string::npos; }, seconds(30)))
+      << refused.output();
+  refused.signal(SIGTERM);
+  refused.wait_exit(seconds(10));
+  EXPECT_EQ(refused.output().find("not-the-password"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace og::test

@@ -37,6 +37,23 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void*) {
   }
 }
 
+// "127.0.0.1:<port>" for a port the broker's state file names; "" with a test failure when absent.
+std::string broker_address(std::string_view port_key) {
+  const char* state = std::getenv("OG_KAFKA_STATE");
+  if (state == nullptr) {
+    ADD_FAILURE() << "OG_KAFKA_STATE is not set: run through ctest, which starts tests/kafka/broker";
+    return {};
+  }
+  std::ifstream in(state);
+  const std::string prefix = std::string(port_key) + "=";
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(prefix)) return "127.0.0.1:" + line.substr(prefix.size());
+  }
+  ADD_FAILURE() << "no " << port_key << " of a running test broker (state file " << state
+                << "); start it with tests/kafka/broker start";
+  return {};
+}
+
 }  // namespace
 
 void KafkaDeleter::operator()(rd_kafka_t* rk) const {
@@ -44,18 +61,11 @@ void KafkaDeleter::operator()(rd_kafka_t* rk) const {
 }
 
 std::string kafka_bootstrap() {
-  const char* state = std::getenv("OG_KAFKA_STATE");
-  if (state == nullptr) {
-    ADD_FAILURE() << "OG_KAFKA_STATE is not set: run through ctest, which starts tests/kafka/broker";
-    return {};
-  }
-  std::ifstream in(state);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with("port=")) return "127.0.0.1:" + line.substr(5);
-  }
-  ADD_FAILURE() << "no running test broker (state file " << state << "); start it with tests/kafka/broker start";
-  return {};
+  return broker_address("port");
+}
+
+std::string kafka_sasl_bootstrap() {
+  return broker_address("sasl_port");
 }
 
 std::string unique_name(std::string_view prefix) {

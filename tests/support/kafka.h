@@ -15,6 +15,9 @@ namespace og::test {
 // Fails the calling test (ADD_FAILURE) and returns "" when no broker is running: integration
 // tests never skip silently.
 std::string kafka_bootstrap();
+// The same broker's SASL_PLAINTEXT listener (mechanism PLAIN, user "oktaguard", password
+// "og-test-sasl-secret"); empty, with a test failure, when there is none.
+std::string kafka_sasl_bootstrap();
 
 // A name no other test run has used, so tests never see each other's topics or groups.
 std::string unique_name(std::string_view prefix);
