@@ -105,7 +105,7 @@ std::optional<FieldId> fixed_field(std::string_view dotted_path) {
 }
 
 FieldRef FieldRegistry::resolve(std::string_view dotted_path) {
-  if (auto id = fixed_field(dotted_path)) return FieldRef{*id, 0};
+  if (auto id = fixed_field(dotted_path)) return FieldRef::fixed(*id);
   auto it = std::find(extra_paths_.begin(), extra_paths_.end(), dotted_path);
   if (it != extra_paths_.end()) {
     return FieldRef{FieldId::extra, static_cast<std::uint16_t>(it - extra_paths_.begin())};
@@ -127,6 +127,85 @@ FieldRef FieldRegistry::resolve(std::string_view dotted_path) {
   extra_paths_.emplace_back(dotted_path);
   extra_pointers_.push_back(std::move(pointer));
   return FieldRef{FieldId::extra, static_cast<std::uint16_t>(extra_paths_.size() - 1)};
+}
+
+FieldRef FieldRef::fixed(FieldId id) {
+  FieldRef ref{id, 0};
+  static const Event probe;
+  const char* base = reinterpret_cast<const char*>(&probe);
+  auto at = [&](FieldAccess access, const void* member) {
+    ref.access = access;
+    ref.offset = static_cast<std::uint16_t>(static_cast<const char*>(member) - base);
+  };
+  if (const Symbol* sym = symbol_field(probe, id)) {
+    at(FieldAccess::symbol, sym);
+    return ref;
+  }
+  switch (id) {
+    case FieldId::uuid:
+      at(FieldAccess::text, &probe.uuid);
+      break;
+    case FieldId::display_message:
+      at(FieldAccess::text, &probe.display_message);
+      break;
+    case FieldId::actor_id:
+      at(FieldAccess::text, &probe.actor.id);
+      break;
+    case FieldId::actor_alternate_id:
+      at(FieldAccess::text, &probe.actor.alternate_id);
+      break;
+    case FieldId::actor_display_name:
+      at(FieldAccess::text, &probe.actor.display_name);
+      break;
+    case FieldId::client_ip:
+      at(FieldAccess::text, &probe.client_ip);
+      break;
+    case FieldId::user_agent:
+      at(FieldAccess::text, &probe.user_agent);
+      break;
+    case FieldId::geo_city:
+      at(FieldAccess::text, &probe.geo.city);
+      break;
+    case FieldId::geo_postal_code:
+      at(FieldAccess::text, &probe.geo.postal_code);
+      break;
+    case FieldId::external_session_id:
+      at(FieldAccess::text, &probe.external_session_id);
+      break;
+    case FieldId::root_session_id:
+      at(FieldAccess::text, &probe.root_session_id);
+      break;
+    case FieldId::as_org:
+      at(FieldAccess::text, &probe.as_org);
+      break;
+    case FieldId::isp:
+      at(FieldAccess::text, &probe.isp);
+      break;
+    case FieldId::domain:
+      at(FieldAccess::text, &probe.domain);
+      break;
+    case FieldId::debug_risk:
+      at(FieldAccess::text, &probe.debug_risk);
+      break;
+    case FieldId::debug_threat_suspected:
+      at(FieldAccess::text, &probe.debug_threat_suspected);
+      break;
+    case FieldId::debug_behaviors:
+      at(FieldAccess::text, &probe.debug_behaviors);
+      break;
+    case FieldId::debug_request_uri:
+      at(FieldAccess::text, &probe.debug_request_uri);
+      break;
+    case FieldId::debug_dt_hash:
+      at(FieldAccess::text, &probe.debug_dt_hash);
+      break;
+    case FieldId::transaction_id:
+      at(FieldAccess::text, &probe.transaction_id);
+      break;
+    default:
+      break;  // per target, numbers, booleans, lists, extras: read_field_generic
+  }
+  return ref;
 }
 
 const Symbol* symbol_field(const Event& event, FieldId id) {
@@ -166,7 +245,7 @@ const Symbol* symbol_field(const Event& event, FieldId id) {
   }
 }
 
-FieldView read_field(const Event& event, FieldRef field, std::size_t target_index, std::string& scratch) {
+FieldView read_field_generic(const Event& event, FieldRef field, std::size_t target_index, std::string& scratch) {
   switch (field.id) {
     case FieldId::uuid:
       return text(event.uuid);

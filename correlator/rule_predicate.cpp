@@ -73,7 +73,7 @@ struct Evaluator {
   std::string scratch;
 
   bool field(const PredicateNode& node, std::optional<std::size_t> target) {
-    if (const Symbol* sym = symbol_field(event, node.field.id)) {
+    if (const Symbol* sym = symbol_field(event, node.field)) {
       for (const FieldOp& op : node.ops) {
         bool holds =
             op.symbols.empty() ? eval_field_op(op, read_field(event, node.field, 0, scratch)) : symbol_equals(op, *sym);

@@ -129,6 +129,80 @@ TEST(Fields, FixedPathsResolveAndReadBack) {
   EXPECT_TRUE(registry.extra_paths().empty());
 }
 
+// Every field with a value of its own, so a direct access reading the wrong member shows.
+Event event_with_every_field() {
+  Event e;
+  int n = 0;
+  auto text = [&]() { return Text("value-" + std::to_string(++n)); };
+  auto symbol = [&]() { return Symbol::intern("symbol-" + std::to_string(++n)); };
+  e.uuid = text();
+  e.published = EventTime(std::chrono::milliseconds(1'700'000'000'000));
+  e.time_from_payload = true;
+  e.source = symbol();
+  e.event_type = symbol();
+  e.severity = symbol();
+  e.display_message = text();
+  e.actor = EntityRef{text(), symbol(), text(), text()};
+  e.targets.push_back(EntityRef{text(), symbol(), text(), text()});
+  e.client_ip = text();
+  e.user_agent = text();
+  e.user_agent_os = symbol();
+  e.user_agent_browser = symbol();
+  e.client_device = symbol();
+  e.client_zone = symbol();
+  e.geo = Geo{text(), symbol(), symbol(), text(), 12.5, -3.25};
+  e.outcome_result = symbol();
+  e.outcome_reason = symbol();
+  e.external_session_id = text();
+  e.root_session_id = text();
+  e.credential_type = symbol();
+  e.credential_provider = symbol();
+  e.authentication_provider = symbol();
+  e.as_number = 64500;
+  e.as_org = text();
+  e.isp = text();
+  e.domain = text();
+  e.is_proxy = true;
+  e.debug_risk = text();
+  e.debug_threat_suspected = text();
+  e.debug_behaviors = text();
+  e.debug_request_uri = text();
+  e.debug_dt_hash = text();
+  e.transaction_id = text();
+  e.ip_chain = {"192.0.2.1"};
+  return e;
+}
+
+TEST(Fields, DirectAccessReadsWhatTheGenericSwitchReads) {
+  const Event full = event_with_every_field();
+  const Event empty;
+  std::string scratch_a, scratch_b;
+  std::size_t direct = 0;
+  for (auto i = static_cast<int>(FieldId::uuid); i < static_cast<int>(FieldId::extra); ++i) {
+    auto id = static_cast<FieldId>(i);
+    FieldRef fast = FieldRef::fixed(id);
+    FieldRef generic{id, 0};
+    ASSERT_EQ(generic.access, FieldAccess::generic);
+    if (fast.access != FieldAccess::generic) ++direct;
+    EXPECT_EQ(fast.access == FieldAccess::symbol, symbol_field(full, id) != nullptr) << field_path(id);
+    for (const Event* e : {&full, &empty}) {
+      FieldView a = read_field(*e, fast, 0, scratch_a);
+      FieldView b = read_field(*e, generic, 0, scratch_b);
+      EXPECT_EQ(a.kind, b.kind) << field_path(id);
+      EXPECT_EQ(a.text, b.text) << field_path(id);
+      EXPECT_EQ(a.number, b.number) << field_path(id);
+      EXPECT_EQ(a.boolean, b.boolean) << field_path(id);
+      if (e == &full) {
+        EXPECT_NE(a.kind, FieldView::Kind::missing) << field_path(id);
+      }
+      const Symbol* sym = symbol_field(*e, fast);
+      EXPECT_EQ(sym, symbol_field(*e, id)) << field_path(id);
+    }
+  }
+  // The text and symbol fields of the model (the rest are numbers, booleans, lists and per-target).
+  EXPECT_EQ(direct, 35u);
+}
+
 TEST(Fields, UnknownPathsBecomeExtrasWithJsonPointers) {
   FieldRegistry registry;
   FieldRef a = registry.resolve("debugContext.debugData.logOnlySecurityData");
