@@ -9,6 +9,10 @@
 
 #include "correlator/engine_state.h"
 
+// Inlined: key_hash runs several times per event.
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 namespace og::correlator {
 namespace {
 
@@ -89,17 +93,7 @@ bool condition_holds(const ResponseCondition& c, double risk, std::uint32_t dete
 }  // namespace
 
 std::uint64_t key_hash(std::string_view key) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : key) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
+  return XXH3_64bits(key.data(), key.size());
 }
 
 // The engine's inner loop, written as free functions over the shard so snapshot.cpp can share types.
@@ -112,16 +106,19 @@ struct ShardAccess {
   // The detection's key for this event (then `cur_key()`), and its hash into `hash`; false when absent.
   // Read once per key slot per event; later detections of the slot share the cached view.
   bool cached_key(const DetectionRule& r, const Event& e, std::uint64_t& hash) {
-    if (m.key_cache.size() <= r.key_slot) m.key_cache.resize(std::max<std::size_t>(rules().key_slots, r.key_slot + 1u));
-    Shard::Impl::KeyCache& c = m.key_cache[r.key_slot];
-    if (c.event_seq != m.event_seq) {
-      c.event_seq = m.event_seq;
-      c.present = key_of(r, e, c);
-      if (c.present) c.hash = key_hash(c.current());
-    }
+    if (r.key_slot >= m.key_cache.size() || m.key_cache[r.key_slot].event_seq != m.event_seq) read_key(r, e);
+    const Shard::Impl::KeyCache& c = m.key_cache[r.key_slot];
     m.key = c.current();
     hash = c.hash;
     return c.present;
+  }
+  // Out of line, so the cached path (most calls) stays small enough to inline.
+  [[gnu::noinline]] void read_key(const DetectionRule& r, const Event& e) {
+    if (m.key_cache.size() <= r.key_slot) m.key_cache.resize(std::max<std::size_t>(rules().key_slots, r.key_slot + 1u));
+    Shard::Impl::KeyCache& c = m.key_cache[r.key_slot];
+    c.event_seq = m.event_seq;
+    c.present = key_of(r, e, c);
+    if (c.present) c.hash = key_hash(c.current());
   }
   // The key read by the last cached_key (valid while the event is applied).
   std::string_view cur_key() const { return m.key; }
@@ -191,13 +188,6 @@ struct ShardAccess {
       }
     }
     return false;
-  }
-
-  // Common gate for a detection on an event: key present, owned here, not excepted.
-  bool admit(std::uint32_t d, const Event& e, std::uint64_t& kh) {
-    if (!cached_key(rules().detections[d], e, kh)) return false;
-    if (!s.owns(kh)) return false;
-    return !detection_excepted(d, e);
   }
 
   WindowEntry entry(const Event& e, std::uint64_t value = 0) {
@@ -364,21 +354,19 @@ struct ShardAccess {
   }
 
   // -- constructs ----------------------------------------------------------------------------
-  void single(std::uint32_t d, const Event& e) {
+  void single(std::uint32_t d, const Event& e, std::uint64_t kh) {
     const DetectionRule& r = rules().detections[d];
     if (!r.where.matches(e, &m.memo)) return;
-    std::uint64_t kh = 0;
-    if (!admit(d, e, kh)) return;
+    if (detection_excepted(d, e)) return;
     std::string key(cur_key());
     std::vector<WindowEntry> ev{entry(e)};
     fire(d, key, kh, e.published, e.published, &e, ev, nullptr);
   }
 
-  void threshold(std::uint32_t d, const Event& e) {
+  void threshold(std::uint32_t d, const Event& e, std::uint64_t kh) {
     const DetectionRule& r = rules().detections[d];
     if (!r.where.matches(e, &m.memo)) return;
-    std::uint64_t kh = 0;
-    if (!admit(d, e, kh)) return;
+    if (detection_excepted(d, e)) return;
     WindowState& st = m.stores[d].windows[kh];
     st.last_seen = std::max(st.last_seen, e.published);
     insert_sorted(st.entries, kept_entry(d, e));
@@ -391,14 +379,13 @@ struct ShardAccess {
     }
   }
 
-  void distinct(std::uint32_t d, const Event& e) {
+  void distinct(std::uint32_t d, const Event& e, std::uint64_t kh) {
     const DetectionRule& r = rules().detections[d];
     if (!r.where.matches(e, &m.memo)) return;
     FieldView v = read_field(e, r.field, 0, m.scratch);
     if (v.kind == FieldView::Kind::missing || v.kind == FieldView::Kind::null || v.text.empty()) return;
     std::uint64_t value = key_hash(v.text);
-    std::uint64_t kh = 0;
-    if (!admit(d, e, kh)) return;
+    if (detection_excepted(d, e)) return;
     WindowState& st = m.stores[d].windows[kh];
     st.last_seen = std::max(st.last_seen, e.published);
     auto same =
@@ -427,19 +414,18 @@ struct ShardAccess {
     st.evidence.assign(from, st.first.end());
   }
 
-  void sequence(std::uint32_t d, const Event& e) {
+  void sequence(std::uint32_t d, const Event& e, std::uint64_t kh) {
     const DetectionRule& r = rules().detections[d];
     DetectionStore& store = m.stores[d];
     bool m0 = r.steps[0].where.matches(e, &m.memo);
-    std::uint64_t kh = 0;
     SequenceState* st = nullptr;
     if (m0) {
-      if (!admit(d, e, kh)) return;
+      if (detection_excepted(d, e)) return;
       st = &store.sequences[kh];
     } else {
-      if (!cached_key(r, e, kh) || !store.advanced.contains(kh)) return;
+      if (!store.advanced.contains(kh)) return;
       auto it = store.sequences.find(kh);
-      if (it == store.sequences.end() || it->second.step == 0 || !s.owns(kh)) return;
+      if (it == store.sequences.end() || it->second.step == 0) return;
       std::uint32_t step = it->second.step;
       if (step >= r.steps.size() || !r.steps[step].where.matches(e, &m.memo)) return;
       if (detection_excepted(d, e)) return;
@@ -486,14 +472,13 @@ struct ShardAccess {
     }
   }
 
-  void absence(std::uint32_t d, const Event& e) {
+  void absence(std::uint32_t d, const Event& e, std::uint64_t kh) {
     const DetectionRule& r = rules().detections[d];
     DetectionStore& store = m.stores[d];
     bool then = r.absence_then.matches(e, &m.memo);
     bool first = r.absence_first.matches(e, &m.memo);
     if (!then && !first) return;
-    std::uint64_t kh = 0;
-    if (!admit(d, e, kh)) return;
+    if (detection_excepted(d, e)) return;
     if (then) {
       if (auto it = store.absences.find(kh); it != store.absences.end()) {
         store.absences.erase(it);
@@ -529,11 +514,10 @@ struct ShardAccess {
     fire(timer.detection, key, timer.key, timer.deadline, ev.front().time, nullptr, ev, &actor);
   }
 
-  void geo_velocity(std::uint32_t d, const Event& e) {
+  void geo_velocity(std::uint32_t d, const Event& e, std::uint64_t kh) {
     const DetectionRule& r = rules().detections[d];
     if (!e.geo.lat || !e.geo.lon || !r.where.matches(e, &m.memo)) return;
-    std::uint64_t kh = 0;
-    if (!admit(d, e, kh)) return;
+    if (detection_excepted(d, e)) return;
     auto [it, inserted] = m.stores[d].geo.try_emplace(kh);
     GeoState& st = it->second;
     EventTime t = e.published;
@@ -554,14 +538,13 @@ struct ShardAccess {
       st = GeoState{t, static_cast<float>(*e.geo.lat), static_cast<float>(*e.geo.lon), CompactId::from(e.uuid)};
   }
 
-  void first_seen(std::uint32_t d, const Event& e) {
+  void first_seen(std::uint32_t d, const Event& e, std::uint64_t kh) {
     const DetectionRule& r = rules().detections[d];
     if (!r.where.matches(e, &m.memo)) return;
     FieldView v = read_field(e, r.field, 0, m.scratch);
     if (v.kind == FieldView::Kind::missing || v.kind == FieldView::Kind::null || v.text.empty()) return;
     auto h = static_cast<std::uint32_t>(key_hash(v.text));
-    std::uint64_t kh = 0;
-    if (!admit(d, e, kh)) return;
+    if (detection_excepted(d, e)) return;
     std::int32_t now = minutes(e.published);
     auto [it, inserted] = m.stores[d].first_seen.try_emplace(kh);
     FirstSeenState& st = it->second;
@@ -611,15 +594,14 @@ struct ShardAccess {
     st.last_seen = std::max(st.last_seen, st.entries.back().time);
   }
 
-  void evidence_event(std::uint32_t d, const Event& e) {
+  void evidence_event(std::uint32_t d, const Event& e, std::uint64_t kh) {
     const DetectionRule& r = rules().detections[d];
     bool any = false;
     for (const EvidenceSignal& sig : r.signals) {
       if (!sig.detection && sig.where.matches(e, &m.memo)) any = true;
     }
     if (!any) return;
-    std::uint64_t kh = 0;
-    if (!admit(d, e, kh)) return;
+    if (detection_excepted(d, e)) return;
     WindowState& st = m.stores[d].windows[kh];
     for (std::size_t i = 0; i < r.signals.size(); ++i) {
       if (!r.signals[i].detection && r.signals[i].where.matches(e, &m.memo)) add_signal(d, st, i, kept_entry(d, e));
@@ -814,34 +796,37 @@ struct ShardAccess {
       const DetectionRule& r = rs.detections[d];
       if (!r.sources.empty() && std::find(r.sources.begin(), r.sources.end(), e.source) == r.sources.end()) continue;
       ++m.metrics.candidate_evaluations;
-      // Every construct ignores an event without its key, so read the key (once per key slot per event)
-      // before evaluating the predicates, which cost far more.
+      // Every construct ignores an event without its key, or with a key another shard owns, so read
+      // the key (once per key slot per event) before evaluating the predicates, which cost far more.
+      // The constructs take its hash; cur_key() is its text.
       std::uint64_t kh = 0;
       if (!cached_key(r, e, kh)) continue;
+      // Another shard evaluates this detection for this key: the predicates need not run here too.
+      if (!s.owns(kh)) continue;
       switch (r.kind) {
         case ConstructKind::single:
-          single(d, e);
+          single(d, e, kh);
           break;
         case ConstructKind::threshold:
-          threshold(d, e);
+          threshold(d, e, kh);
           break;
         case ConstructKind::distinct:
-          distinct(d, e);
+          distinct(d, e, kh);
           break;
         case ConstructKind::sequence:
-          sequence(d, e);
+          sequence(d, e, kh);
           break;
         case ConstructKind::absence:
-          absence(d, e);
+          absence(d, e, kh);
           break;
         case ConstructKind::geo_velocity:
-          geo_velocity(d, e);
+          geo_velocity(d, e, kh);
           break;
         case ConstructKind::first_seen:
-          first_seen(d, e);
+          first_seen(d, e, kh);
           break;
         case ConstructKind::evidence:
-          evidence_event(d, e);
+          evidence_event(d, e, kh);
           break;
       }
     }

@@ -132,7 +132,9 @@ class Shard {
   std::string snapshot() const;
   bool restore(std::string_view blob, Diagnostics& diagnostics);
 
-  bool owns(std::uint64_t key_hash) const { return key_hash % options_.shard_count == options_.shard_index; }
+  bool owns(std::uint64_t key_hash) const {
+    return options_.shard_count == 1 || key_hash % options_.shard_count == options_.shard_index;
+  }
 
  private:
   struct Impl;
@@ -146,7 +148,8 @@ class Shard {
   friend struct ShardAccess;
 };
 
-// The key hash used for sharding and state: stable across runs and builds.
+// The key hash used for sharding and state: XXH3-64 of the key's bytes, whose output xxHash
+// specifies, so it is stable across runs, builds and machines (snapshots store it).
 std::uint64_t key_hash(std::string_view key);
 
 struct EngineOptions {

@@ -381,8 +381,7 @@ bool Predicate::matches(const Event& event) const {
   return matches(event, nullptr);
 }
 
-bool Predicate::matches(const Event& event, PredicateMemo* memo) const {
-  if (root_.kind == PredicateNode::Kind::always) return true;
+bool Predicate::evaluate(const Event& event, PredicateMemo* memo) const {
   Evaluator ev{event, memo, {}};
   return ev.eval(root_, std::nullopt);
 }

@@ -110,8 +110,16 @@ class Predicate {
   Predicate() = default;
   explicit Predicate(PredicateNode root) : root_(std::move(root)) {}
   bool matches(const Event& event) const;
-  // With the memo of the event being applied (shared by every predicate evaluated on it).
-  bool matches(const Event& event, PredicateMemo* memo) const;
+  // With the memo of the event being applied (shared by every predicate evaluated on it). Inline:
+  // most calls end at the memo, a macro another detection has already evaluated on this event.
+  bool matches(const Event& event, PredicateMemo* memo) const {
+    if (root_.kind == PredicateNode::Kind::always) return true;
+    if (memo && root_.memo) {
+      int known = memo->get(root_.memo - 1);
+      if (known >= 0) return known == 1;
+    }
+    return evaluate(event, memo);
+  }
   const PredicateNode& root() const { return root_; }
   PredicateNode& mutable_root() { return root_; }
   bool is_always() const { return root_.kind == PredicateNode::Kind::always; }
@@ -121,6 +129,7 @@ class Predicate {
   std::vector<std::string> required_event_types() const;
 
  private:
+  bool evaluate(const Event& event, PredicateMemo* memo) const;
   PredicateNode root_;
 };
 

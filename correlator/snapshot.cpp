@@ -8,7 +8,8 @@ namespace og::correlator {
 namespace {
 
 constexpr std::string_view kMagic = "OGSNAP\x01\x00";
-constexpr std::uint32_t kVersion = 1;
+// 2: key hashes are XXH3-64 (version 1 held FNV-1a hashes, which no key of this build matches).
+constexpr std::uint32_t kVersion = 2;
 
 std::int64_t ms(EventTime t) {
   return t.time_since_epoch().count();

@@ -127,6 +127,31 @@ TEST(EngineState, CorruptSnapshotsAreRejectedWithoutTouchingState) {
   EXPECT_FALSE(b.restore(bad, diags));
 }
 
+// Snapshots store key hashes: a change to the hash must come with a new snapshot version.
+TEST(EngineState, KeyHashIsXxh3AndStable) {
+  EXPECT_EQ(key_hash(""), 0x2d06800538d394c2ULL);  // XXH3-64's published value for no input
+  EXPECT_EQ(key_hash("00u1abcdefghijklmnop"), 0xe7b8497a7d2014a9ULL);
+  EXPECT_EQ(key_hash("198.51.100.7"), 0x0c1c6c30dbd8af25ULL);
+  EXPECT_EQ(key_hash("user.session.start"), 0x77ae6da0c33b2f6dULL);
+}
+
+TEST(EngineState, SnapshotsOfTheEarlierKeyHashAreRefused) {
+  auto rules = pack();
+  Shard a(rules);
+  for (const Event& e : stream(200, 2))
+    a.apply(e);
+  std::string blob = a.snapshot();
+  ASSERT_GT(blob.size(), 12u);
+  blob[7] = 1;  // the version, after a 7-byte magic: 1 held FNV-1a key hashes
+  blob[8] = blob[9] = blob[10] = 0;
+  Shard b(rules);
+  Diagnostics diags;
+  EXPECT_FALSE(b.restore(blob, diags));
+  ASSERT_FALSE(diags.empty());
+  EXPECT_NE(diags.items()[0].message.find("version 1 (expected 2)"), std::string::npos) << diags.items()[0].message;
+  EXPECT_EQ(b.metrics().tracked_keys, 0u);
+}
+
 TEST(EngineState, ReloadKeepsStateOfUnchangedRulesOnly) {
   const std::string common = R"(detections:
   - id: keep
