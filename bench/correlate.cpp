@@ -16,8 +16,12 @@
 //                bytes in use (mallinfo2), chunk headers included, taken while only this thread runs.
 //                A counting operator new would be exact too, but its bookkeeping on every allocation
 //                slowed the timed runs by several percent.
+// Memory pages: as the daemon's systemd unit, malloc gets huge pages (GLIBC_TUNABLES=
+// glibc.malloc.hugetlb=1; the bench starts itself again with it). OG_BENCH_SMALL_PAGES=1 measures
+// with 4 KiB pages instead; an explicit GLIBC_TUNABLES is kept as given.
 #include <malloc.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -147,7 +151,27 @@ Result replay(Pool& pool, std::size_t total, F&& f) {
 
 }  // namespace
 
+// Transparent huge pages backing this process's heap, in MB (0 when the kernel gives none).
+double anon_huge_mb() {
+  std::FILE* f = std::fopen("/proc/self/smaps_rollup", "r");
+  if (!f) return 0;
+  char line[256];
+  double kb = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::sscanf(line, "AnonHugePages: %lf kB", &kb) == 1) break;
+  }
+  std::fclose(f);
+  return kb / 1024;
+}
+
 int main(int argc, char** argv) {
+  // GLIBC_TUNABLES is read when the process starts: set it, then start again.
+  if (!std::getenv("GLIBC_TUNABLES")) {
+    setenv("GLIBC_TUNABLES", std::getenv("OG_BENCH_SMALL_PAGES") ? "glibc.malloc.hugetlb=0" : "glibc.malloc.hugetlb=1",
+           1);
+    execv("/proc/self/exe", argv);
+    std::perror("bench/correlate: execv /proc/self/exe (measuring as started)");
+  }
   std::size_t users = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100'000;
   std::size_t total = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 4'000'000;
   std::size_t pool_size = std::min<std::size_t>(total, 1'000'000);
@@ -159,8 +183,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto rules = loaded.rules;
-  std::printf("rules: %zu detections, %zu responses; users %zu; events %zu (pool %zu)\n", rules->detections.size(),
-              rules->responses.size(), users, total, pool_size);
+  std::printf("rules: %zu detections, %zu responses; users %zu; events %zu (pool %zu); GLIBC_TUNABLES=%s\n",
+              rules->detections.size(), rules->responses.size(), users, total, pool_size,
+              std::getenv("GLIBC_TUNABLES") ? std::getenv("GLIBC_TUNABLES") : "");
   Pool pool = make_pool(users, pool_size);
 
   std::uint64_t sink = 0;
@@ -183,8 +208,8 @@ int main(int argc, char** argv) {
                 r.rate() / 1e6, r.seconds, detections, decisions,
                 static_cast<double>(m.candidate_evaluations) / static_cast<double>(m.events));
     std::int64_t busy = heap_in_use() - before;
-    std::printf("             live state after the run: %zu keys, %zu users with risk, %.1f MB\n", m.tracked_keys,
-                m.tracked_users, static_cast<double>(busy) / 1e6);
+    std::printf("             live state after the run: %zu keys, %zu users with risk, %.1f MB; huge pages %.0f MB\n",
+                m.tracked_keys, m.tracked_users, static_cast<double>(busy) / 1e6, anon_huge_mb());
     // Idle: two days later every window, absence and cooldown has expired; what remains per user is
     // the geo-velocity location, the first-seen sets and any residual risk.
     Event tick = pool.events.back();
