@@ -878,11 +878,11 @@ Shard::Shard(std::shared_ptr<const RuleSet> rules, ShardOptions options)
 
 Shard::~Shard() = default;
 
-void Shard::push(Event event, std::int32_t partition) {
+void Shard::push(Event event, std::int32_t partition, bool counted) {
   ShardAccess a{*this, *impl_};
-  if (!impl_->buffer.push(std::move(event), partition)) {
+  if (!impl_->buffer.push(std::move(event), partition, counted)) {
     // Late: the buffer refused it and left `event` intact. Apply now, count it.
-    ++impl_->metrics.late_events;
+    impl_->metrics.late_events += counted;
     a.apply(event);
     return;
   }
@@ -979,7 +979,7 @@ ShardMetrics Shard::metrics() const {
   ShardAccess a{const_cast<Shard&>(*this), *impl_};
   m.tracked_keys = a.tracked();
   m.tracked_users = impl_->ledger.size();
-  m.buffered_events = impl_->buffer.size();
+  m.buffered_events = impl_->buffer.counted_size();
   return m;
 }
 
