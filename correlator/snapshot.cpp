@@ -8,8 +8,11 @@ namespace og::correlator {
 namespace {
 
 constexpr std::string_view kMagic = "OGSNAP\x01\x00";
-// 2: key hashes are XXH3-64 (version 1 held FNV-1a hashes, which no key of this build matches).
+// 2: key hashes are XXH3-64. Version 1 held FNV-1a hashes, which no key of this build matches: its
+// hash-keyed state (windows, sequences, locations, first-seen sets, cooldowns) is dropped on restore,
+// and the rest (risk, response history, pending absences, which name their key) is kept.
 constexpr std::uint32_t kVersion = 2;
+constexpr std::uint32_t kVersionFnvKeys = 1;
 
 std::int64_t ms(EventTime t) {
   return t.time_since_epoch().count();
@@ -161,7 +164,9 @@ bool Shard::restore(std::string_view blob, Diagnostics& diagnostics) {
     if (!r.get(got) || got != c) return fail("bad magic");
   }
   std::uint32_t version = 0;
-  if (!r.get(version) || version != kVersion) return fail(fmt::format("version {} (expected {})", version, kVersion));
+  if (!r.get(version) || (version != kVersion && version != kVersionFnvKeys))
+    return fail(fmt::format("version {} (expected {})", version, kVersion));
+  const bool fnv_keys = version == kVersionFnvKeys;
   // Parse into fresh state, merge only when the whole snapshot read cleanly.
   Impl fresh(impl_->ledger.half_life(), impl_->buffer.lateness());
   fresh.stores.resize(rules_->detections.size());
@@ -180,11 +185,13 @@ bool Shard::restore(std::string_view blob, Diagnostics& diagnostics) {
     std::uint64_t fp = 0;
     if (!r.get_string(id) || !r.get(fp)) return fail("detection header");
     auto idx = rules_->find_detection(id);
-    // State of a changed or removed detection is read and dropped.
-    bool keep = idx && rules_->detections[*idx].fingerprint == fp;
+    // State of a changed or removed detection is read and dropped; so is state under a key hash
+    // this build does not compute.
+    bool same = idx && rules_->detections[*idx].fingerprint == fp;
+    bool keep = same && !fnv_keys;
     DetectionStore scratch;
     DetectionStore& st = keep ? fresh.stores[*idx] : scratch;
-    kept += keep ? 1 : 0;
+    kept += same ? 1 : 0;
     std::uint32_t n = 0;
     if (!r.get_count(n, 16)) return fail("windows");
     for (std::uint32_t j = 0; j < n; ++j) {
@@ -219,12 +226,18 @@ bool Shard::restore(std::string_view blob, Diagnostics& diagnostics) {
         return fail("absence");
       v.last_seen = from_ms(seen);
       v.has_pending = pending != 0;
-      if (!owns(k)) continue;
-      if (keep && v.has_pending) {
-        fresh.timers.push(AbsenceTimer{v.pending.time + rules_->detections[*idx].within, *idx, k});
-        st.absence_keys.emplace(k, std::move(key));
+      if (fnv_keys) {
+        // A pending absence names its key: hash it again.
+        if (!v.has_pending || key.empty()) continue;
+        k = key_hash(key);
       }
-      st.absences.emplace(k, std::move(v));
+      if (!owns(k)) continue;
+      DetectionStore& ast = same ? fresh.stores[*idx] : scratch;
+      if (same && v.has_pending) {
+        fresh.timers.push(AbsenceTimer{v.pending.time + rules_->detections[*idx].within, *idx, k});
+        ast.absence_keys.emplace(k, std::move(key));
+      }
+      ast.absences.emplace(k, std::move(v));
     }
     if (!r.get_count(n, 20)) return fail("geo");
     for (std::uint32_t j = 0; j < n; ++j) {
@@ -333,6 +346,12 @@ bool Shard::restore(std::string_view blob, Diagnostics& diagnostics) {
   if (kept < ndet) {
     diagnostics.warning("snapshot", 0, 0, "",
                         fmt::format("state of {} changed or removed detection(s) was dropped", ndet - kept));
+  }
+  if (fnv_keys) {
+    diagnostics.warning("snapshot", 0, 0, "",
+                        "snapshot of version 1 (an earlier key hash): windows, sequences, locations, first-seen "
+                        "values and cooldowns were dropped; risk, response history, pending absences and the "
+                        "released watermark were kept");
   }
   return true;
 }

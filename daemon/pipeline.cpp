@@ -715,6 +715,11 @@ std::optional<std::string> Pipeline::Impl::restore_snapshot() {
       log(LogLevel::info, "pipeline",
           fmt::format("correlator state restored from {} ({} shard snapshots, {} keys)", snapshot_path().string(),
                       loaded->size(), engine->metrics().tracked_keys));
+      // What the restore dropped (every shard reads every blob: say each thing once).
+      std::set<std::string> said;
+      for (const correlator::Diagnostic& d : diagnostics.items()) {
+        if (said.insert(d.message).second) log(LogLevel::warn, "pipeline", "correlator snapshot: " + d.message);
+      }
       return std::nullopt;
     }
     problem = correlator::render_text(diagnostics);
