@@ -878,11 +878,11 @@ Shard::Shard(std::shared_ptr<const RuleSet> rules, ShardOptions options)
 
 Shard::~Shard() = default;
 
-void Shard::push(Event event, std::int32_t partition, bool counted) {
+void Shard::push(Event event, std::int32_t partition) {
   ShardAccess a{*this, *impl_};
-  if (!impl_->buffer.push(std::move(event), partition, counted)) {
+  if (!impl_->buffer.push(std::move(event), partition)) {
     // Late: the buffer refused it and left `event` intact. Apply now, count it.
-    impl_->metrics.late_events += counted;
+    ++impl_->metrics.late_events;
     a.apply(event);
     return;
   }
@@ -979,7 +979,7 @@ ShardMetrics Shard::metrics() const {
   ShardAccess a{const_cast<Shard&>(*this), *impl_};
   m.tracked_keys = a.tracked();
   m.tracked_users = impl_->ledger.size();
-  m.buffered_events = impl_->buffer.counted_size();
+  m.buffered_events = impl_->buffer.size();
   return m;
 }
 

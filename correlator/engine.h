@@ -34,7 +34,7 @@ struct ShardOptions {
 };
 
 struct ShardMetrics {
-  std::uint64_t events = 0;  // applied (by each shard it was routed to)
+  std::uint64_t events = 0;
   std::uint64_t late_events = 0;
   std::uint64_t candidate_evaluations = 0;
   std::uint64_t detections = 0;
@@ -94,10 +94,8 @@ class Shard {
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
-  // Buffers the event until the watermark passes it, then applies due events in order. `counted`:
-  // whether the event counts in the late_events and buffered_events metrics; the Engine counts an
-  // event it routes to several shards in one of them only.
-  void push(Event event, std::int32_t partition = 0, bool counted = true);
+  // Buffers the event until the watermark passes it, then applies due events in order.
+  void push(Event event, std::int32_t partition = 0);
   // Moves a partition's watermark without an event (an idle partition must not stall the others).
   void observe(std::int32_t partition, EventTime time);
   void remove_partition(std::int32_t partition);

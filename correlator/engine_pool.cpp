@@ -11,7 +11,6 @@ struct Engine::Worker {
     Kind kind = Kind::event;
     Event event;
     std::int32_t partition = 0;
-    bool counted = true;  // an event routed to several shards counts in the metrics of the first only
     EventTime time{};
     std::unique_ptr<ForeignRisk> foreign;  // rare: on the heap, it does not enlarge every event's Item
   };
@@ -35,7 +34,7 @@ struct Engine::Worker {
       for (Item& item : batch) {
         switch (item.kind) {
           case Item::Kind::event:
-            shard.push(std::move(item.event), item.partition, item.counted);
+            shard.push(std::move(item.event), item.partition);
             break;
           case Item::Kind::foreign:
             shard.apply_foreign(*item.foreign);
@@ -218,7 +217,6 @@ void Engine::push(Event event, std::int32_t partition) {
     item.kind = Worker::Item::Kind::event;
     item.partition = partition;
     item.event = (i + 1 == count) ? std::move(event) : event;
-    item.counted = i == 0;
     w.staging.push_back(std::move(item));
     if (w.staging.size() >= options_.queue_batch) dispatch(targets[i]);
   }

@@ -28,13 +28,11 @@ class ReorderBuffer {
   void remove_partition(std::int32_t partition) { max_seen_.erase(partition); }
 
   // false: the event is late (older than what was already released); the caller applies it at once.
-  // `counted`: whether counted_size() includes the event (see Shard::push).
-  bool push(Event&& event, std::int32_t partition, bool counted = true) {
+  bool push(Event&& event, std::int32_t partition) {
     observe(partition, event.published);
     if (event.published < released_) return false;
     EventTime t = event.published;
-    Pending p{t, seq_++, std::make_unique<Event>(std::move(event)), counted};
-    counted_ += counted;
+    Pending p{t, seq_++, std::make_unique<Event>(std::move(event))};
     if (in_order_.empty() || Later{}(p, in_order_.back())) {
       in_order_.push_back(std::move(p));
     } else {
@@ -77,7 +75,6 @@ class ReorderBuffer {
   EventTime released() const { return released_; }
   void set_released(EventTime t) { released_ = t; }
   std::size_t size() const { return heap_.size() + in_order_.size(); }
-  std::size_t counted_size() const { return counted_; }
   Duration lateness() const { return lateness_; }
   void set_lateness(Duration l) { lateness_ = l; }
   const std::map<std::int32_t, EventTime>& partitions() const { return max_seen_; }
@@ -88,7 +85,6 @@ class ReorderBuffer {
     EventTime time;
     std::uint64_t seq;
     std::unique_ptr<Event> event;
-    bool counted = true;
   };
   struct Later {
     bool operator()(const Pending& a, const Pending& b) const {
@@ -106,18 +102,14 @@ class ReorderBuffer {
   template <typename F>
   void pop(F& apply) {
     std::unique_ptr<Event> e;
-    bool counted = false;
     if (!in_order_.empty() && (heap_.empty() || Later{}(heap_.front(), in_order_.front()))) {
       e = std::move(in_order_.front().event);
-      counted = in_order_.front().counted;
       in_order_.pop_front();
     } else {
       std::pop_heap(heap_.begin(), heap_.end(), Later{});
       e = std::move(heap_.back().event);
-      counted = heap_.back().counted;
       heap_.pop_back();
     }
-    counted_ -= counted;
     apply(*e);
   }
 
@@ -128,7 +120,6 @@ class ReorderBuffer {
   std::deque<Pending> in_order_;
   std::vector<Pending> heap_;
   std::uint64_t seq_ = 0;
-  std::size_t counted_ = 0;
   EventTime released_{};
 };
 

@@ -350,40 +350,6 @@ Event failure(EventTime t) {
   return e;
 }
 
-// An event with keys owned by two shards is buffered (or applied late) in both, but is one event
-// for late_events_total and buffered_events.
-TEST(EngineState, AnEventRoutedToTwoShardsCountsOnceInTheMetrics) {
-  auto rules = load_ok(R"(detections:
-  - id: by_user
-    where: { eventType: x }
-    key: actor.id
-    threshold: { count: 100, within: 1h }
-  - id: by_address
-    where: { eventType: x }
-    key: client.ipAddress
-    threshold: { count: 100, within: 1h }
-)");
-  std::string ip;
-  for (int i = 1; ip.empty() || key_hash(ip) % 2 == key_hash("u1") % 2; ++i)
-    ip = "192.0.2." + std::to_string(i);
-  auto event = [&](int minute) {
-    Event e = make_event("x", "u1", at(std::chrono::minutes(minute)));
-    e.client_ip = ip;
-    return e;
-  };
-  Engine engine(rules, two_shards_one_minute_late());
-  for (int m : {10, 11, 12})
-    engine.push(event(m), 0);
-  engine.sync();
-  // The watermark (12 min - 1 min) has released the 10-minute event in both shards.
-  EXPECT_EQ(engine.metrics().buffered_events, 2u);
-  EXPECT_EQ(engine.metrics().events, 2u) << "applied once in each shard";
-  engine.push(event(5), 0);
-  engine.sync();
-  EXPECT_EQ(engine.metrics().late_events, 1u);
-  EXPECT_EQ(engine.metrics().events, 4u);
-}
-
 // A partition that went quiet holds every shard's watermark at its last event; removing it (the
 // daemon does so after idle_release) lets the rest be applied, and `released()` says how far.
 TEST(EngineState, RemovingAQuietPartitionReleasesTheOthers) {
