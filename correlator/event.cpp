@@ -129,6 +129,9 @@ FieldRef FieldRegistry::resolve(std::string_view dotted_path) {
   return FieldRef{FieldId::extra, static_cast<std::uint16_t>(extra_paths_.size() - 1)};
 }
 
+// FieldRef::offset is 16 bits.
+static_assert(sizeof(Event) <= 0xFFFF);
+
 FieldRef FieldRef::fixed(FieldId id) {
   FieldRef ref{id, 0};
   static const Event probe;
