@@ -879,11 +879,15 @@ Shard::Shard(std::shared_ptr<const RuleSet> rules, ShardOptions options)
 Shard::~Shard() = default;
 
 void Shard::push(Event event, std::int32_t partition) {
+  push(std::make_shared<const Event>(std::move(event)), partition);
+}
+
+void Shard::push(std::shared_ptr<const Event> event, std::int32_t partition) {
   ShardAccess a{*this, *impl_};
-  if (!impl_->buffer.push(std::move(event), partition)) {
-    // Late: the buffer refused it and left `event` intact. Apply now, count it.
+  if (!impl_->buffer.push(event, partition)) {
+    // Late: the buffer refused it. Apply now, count it.
     ++impl_->metrics.late_events;
-    a.apply(event);
+    a.apply(*event);
     return;
   }
   impl_->buffer.release([&](const Event& e) { a.apply(e); });

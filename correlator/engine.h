@@ -96,6 +96,8 @@ class Shard {
 
   // Buffers the event until the watermark passes it, then applies due events in order.
   void push(Event event, std::int32_t partition = 0);
+  // The same for an event other shards may hold too (it is never modified).
+  void push(std::shared_ptr<const Event> event, std::int32_t partition);
   // Moves a partition's watermark without an event (an idle partition must not stall the others).
   void observe(std::int32_t partition, EventTime time);
   void remove_partition(std::int32_t partition);

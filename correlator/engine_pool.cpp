@@ -9,7 +9,8 @@ struct Engine::Worker {
   struct Item {
     enum class Kind : std::uint8_t { event, foreign, observe, remove_partition, flush };
     Kind kind = Kind::event;
-    Event event;
+    // One Event for every shard it is routed to: shards only read it.
+    std::shared_ptr<const Event> event;
     std::int32_t partition = 0;
     EventTime time{};
     std::unique_ptr<ForeignRisk> foreign;  // rare: on the heap, it does not enlarge every event's Item
@@ -19,8 +20,8 @@ struct Engine::Worker {
       : engine(owner), shard(std::move(rules), std::move(options)) {}
 
   void run() {
-    // Reused: a fresh batch (thousands of kilobyte-sized Items) came from mmap and was faulted in, page
-    // by page, every time.
+    // Reused: a fresh batch (thousands of Items) would come from mmap and be faulted in, page by page,
+    // every time.
     std::vector<Item> batch;
     for (;;) {
       {
@@ -211,12 +212,15 @@ void Engine::push(Event event, std::int32_t partition) {
     if (std::find(targets, targets + count, shard) == targets + count && count < 8) targets[count++] = shard;
     if (count == n) break;  // every shard gets the event already
   }
+  if (count == 0) return;
+  // Shared, not copied, between the shards: a copy is a kilobyte and an allocation per long text.
+  auto shared = std::make_shared<const Event>(std::move(event));
   for (std::size_t i = 0; i < count; ++i) {
     Worker& w = *workers_[targets[i]];
     Worker::Item item;
     item.kind = Worker::Item::Kind::event;
     item.partition = partition;
-    item.event = (i + 1 == count) ? std::move(event) : event;
+    item.event = (i + 1 == count) ? std::move(shared) : shared;
     w.staging.push_back(std::move(item));
     if (w.staging.size() >= options_.queue_batch) dispatch(targets[i]);
   }

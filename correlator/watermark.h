@@ -28,11 +28,12 @@ class ReorderBuffer {
   void remove_partition(std::int32_t partition) { max_seen_.erase(partition); }
 
   // false: the event is late (older than what was already released); the caller applies it at once.
-  bool push(Event&& event, std::int32_t partition) {
-    observe(partition, event.published);
-    if (event.published < released_) return false;
-    EventTime t = event.published;
-    Pending p{t, seq_++, std::make_unique<Event>(std::move(event))};
+  // Shared: an event routed to several shards is one immutable Event (see Engine::push).
+  bool push(std::shared_ptr<const Event> event, std::int32_t partition) {
+    observe(partition, event->published);
+    if (event->published < released_) return false;
+    EventTime t = event->published;
+    Pending p{t, seq_++, std::move(event)};
     if (in_order_.empty() || Later{}(p, in_order_.back())) {
       in_order_.push_back(std::move(p));
     } else {
@@ -84,7 +85,7 @@ class ReorderBuffer {
   struct Pending {
     EventTime time;
     std::uint64_t seq;
-    std::unique_ptr<Event> event;
+    std::shared_ptr<const Event> event;
   };
   struct Later {
     bool operator()(const Pending& a, const Pending& b) const {
@@ -101,7 +102,7 @@ class ReorderBuffer {
   }
   template <typename F>
   void pop(F& apply) {
-    std::unique_ptr<Event> e;
+    std::shared_ptr<const Event> e;
     if (!in_order_.empty() && (heap_.empty() || Later{}(heap_.front(), in_order_.front()))) {
       e = std::move(in_order_.front().event);
       in_order_.pop_front();

@@ -101,20 +101,24 @@ TEST(EntryId, RoundTripsEveryText) {
   EXPECT_EQ(sizeof(EntryId), 24u);
 }
 
+std::shared_ptr<const Event> shared(Event e) {
+  return std::make_shared<const Event>(std::move(e));
+}
+
 TEST(ReorderBuffer, ReleasesInTimeThenUuidOrder) {
   ReorderBuffer buffer(minutes(1));
   std::vector<std::string> out;
   auto apply = [&](const Event& e) { out.push_back(e.uuid.str()); };
-  EXPECT_TRUE(buffer.push(make_event("x", "a", at(minutes(5)), "b"), 0));
-  EXPECT_TRUE(buffer.push(make_event("x", "a", at(minutes(5)), "a"), 0));
-  EXPECT_TRUE(buffer.push(make_event("x", "a", at(minutes(4)), "z"), 1));
+  EXPECT_TRUE(buffer.push(shared(make_event("x", "a", at(minutes(5)), "b")), 0));
+  EXPECT_TRUE(buffer.push(shared(make_event("x", "a", at(minutes(5)), "a")), 0));
+  EXPECT_TRUE(buffer.push(shared(make_event("x", "a", at(minutes(4)), "z")), 1));
   buffer.release(apply);  // watermark min(5m, 4m) - 1m = 3m
   EXPECT_TRUE(out.empty());
   buffer.observe(0, at(minutes(7)));
   buffer.observe(1, at(minutes(7)));
   buffer.release(apply);
   EXPECT_EQ(out, (std::vector<std::string>{"z", "a", "b"}));
-  EXPECT_FALSE(buffer.push(make_event("x", "a", at(minutes(2)), "late"), 0));
+  EXPECT_FALSE(buffer.push(shared(make_event("x", "a", at(minutes(2)), "late")), 0));
   buffer.remove_partition(1);
   EXPECT_EQ(buffer.watermark(), at(minutes(6)));
 }
