@@ -1,3 +1,5 @@
+#include <boost/container/small_vector.hpp>
+
 #include <algorithm>
 #include <set>
 
@@ -178,9 +180,8 @@ void Engine::push(Event event, std::int32_t partition) {
   auto [it, inserted] = partitions_.try_emplace(partition, event.published);
   if (!inserted && event.published > it->second) it->second = event.published;
   std::uint32_t n = static_cast<std::uint32_t>(workers_.size());
-  // The shards owning one of the event's key values; usually one or two.
-  std::uint32_t targets[8];
-  std::size_t count = 0;
+  // The shards owning one of the event's key values; usually one or two, at most one per route key.
+  boost::container::small_vector<std::uint32_t, 8> targets;
   std::string& key = route_key_;
   std::string& scratch = route_scratch_;
   auto usable = [](const FieldView& v) {
@@ -209,9 +210,10 @@ void Engine::push(Event event, std::int32_t partition) {
       if (!ok) continue;
       if (n > 1) shard = static_cast<std::uint32_t>(key_hash(key) % n);
     }
-    if (std::find(targets, targets + count, shard) == targets + count && count < 8) targets[count++] = shard;
-    if (count == n) break;  // every shard gets the event already
+    if (std::find(targets.begin(), targets.end(), shard) == targets.end()) targets.push_back(shard);
+    if (targets.size() == n) break;  // every shard gets the event already
   }
+  const std::size_t count = targets.size();
   if (count == 0) return;
   // Shared, not copied, between the shards: a copy is a kilobyte and an allocation per long text.
   auto shared = std::make_shared<const Event>(std::move(event));

@@ -165,7 +165,7 @@ bool Shard::restore(std::string_view blob, Diagnostics& diagnostics) {
   }
   std::uint32_t version = 0;
   if (!r.get(version) || (version != kVersion && version != kVersionFnvKeys))
-    return fail(fmt::format("version {} (expected {})", version, kVersion));
+    return fail(fmt::format("version {} (this build reads {} and {})", version, kVersionFnvKeys, kVersion));
   const bool fnv_keys = version == kVersionFnvKeys;
   // Parse into fresh state, merge only when the whole snapshot read cleanly.
   Impl fresh(impl_->ledger.half_life(), impl_->buffer.lateness());

@@ -350,6 +350,61 @@ Event failure(EventTime t) {
   return e;
 }
 
+// An event whose key values belong to more than eight shards reaches every one of them.
+TEST(EngineState, AnEventReachesEveryShardItsKeysBelongTo) {
+  const std::vector<std::string> fields = {"actor.id",
+                                           "actor.alternateId",
+                                           "client.ipAddress",
+                                           "uuid",
+                                           "transaction.id",
+                                           "authenticationContext.externalSessionId",
+                                           "authenticationContext.rootSessionId",
+                                           "client.userAgent.rawUserAgent",
+                                           "client.geographicalContext.city",
+                                           "securityContext.isp"};
+  std::string yaml = "detections:\n";
+  for (std::size_t i = 0; i < fields.size(); ++i)
+    yaml += fmt::format("  - id: by_{}\n    where: {{ eventType: x }}\n    key: {}\n", i, fields[i]);
+  const std::uint32_t shards = 12;
+  // A value per field, each in a shard of its own.
+  std::vector<std::string> values;
+  std::vector<std::uint64_t> used;
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    for (int j = 0;; ++j) {
+      std::string v = fmt::format("value-{}-{}", i, j);
+      std::uint64_t shard = key_hash(v) % shards;
+      if (std::find(used.begin(), used.end(), shard) != used.end()) continue;
+      used.push_back(shard);
+      values.push_back(v);
+      break;
+    }
+  }
+  Event e = make_event("x", values[0], at(minutes(1)));
+  e.actor.alternate_id = values[1];
+  e.client_ip = values[2];
+  e.uuid = values[3];
+  e.transaction_id = values[4];
+  e.external_session_id = values[5];
+  e.root_session_id = values[6];
+  e.user_agent = values[7];
+  e.geo.city = values[8];
+  e.isp = values[9];
+  EngineOptions options;
+  options.shards = shards;
+  Engine engine(load_ok(yaml), options);
+  engine.push(std::move(e), 0);
+  engine.flush();
+  std::vector<std::string> fired;
+  for (const Detection& d : engine.take_detections())
+    fired.push_back(d.id);
+  std::sort(fired.begin(), fired.end());
+  std::vector<std::string> expected;
+  for (std::size_t i = 0; i < fields.size(); ++i)
+    expected.push_back(fmt::format("by_{}", i));
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(fired, expected);
+}
+
 // A partition that went quiet holds every shard's watermark at its last event; removing it (the
 // daemon does so after idle_release) lets the rest be applied, and `released()` says how far.
 TEST(EngineState, RemovingAQuietPartitionReleasesTheOthers) {
