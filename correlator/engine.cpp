@@ -884,8 +884,8 @@ void Shard::push(Event event, std::int32_t partition) {
 
 void Shard::push(std::shared_ptr<const Event> event, std::int32_t partition) {
   ShardAccess a{*this, *impl_};
-  if (!impl_->buffer.push(event, partition)) {
-    // Late: the buffer refused it. Apply now, count it.
+  if (!impl_->buffer.push(std::move(event), partition)) {
+    // Late: the buffer refused it and left `event` as it was. Apply now, count it.
     ++impl_->metrics.late_events;
     a.apply(*event);
     return;

@@ -27,9 +27,10 @@ class ReorderBuffer {
   // A revoked partition no longer holds the watermark back.
   void remove_partition(std::int32_t partition) { max_seen_.erase(partition); }
 
-  // false: the event is late (older than what was already released); the caller applies it at once.
-  // Shared: an event routed to several shards is one immutable Event (see Engine::push).
-  bool push(std::shared_ptr<const Event> event, std::int32_t partition) {
+  // false: the event is late (older than what was already released), and `event` is left as it was:
+  // the caller applies it at once. Shared: an event routed to several shards is one immutable Event
+  // (see Engine::push).
+  bool push(std::shared_ptr<const Event>&& event, std::int32_t partition) {
     observe(partition, event->published);
     if (event->published < released_) return false;
     EventTime t = event->published;
