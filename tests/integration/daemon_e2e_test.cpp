@@ -496,6 +496,16 @@ TEST_F(DaemonE2E, AttacksGetExactlyTheirWriteBacksAndBadMessagesAreDeadLettered)
   auto edr = scenario(syn / "edr_then_okta_signin.synthetic.ndjson", kSynthAlice, kEdrVictim, "2021-06-30");
   produce_edr({alert_of(edr[0])});
   std::size_t good_edr = 1;
+  // Read before the sign-in is produced: the EDR partition, which had delivered no event, holds no
+  // watermark, and this test's event time runs days ahead within milliseconds, so an alert fetched
+  // after the Okta partition's next tick would arrive late and be applied after the sign-in.
+  ASSERT_TRUE(poll_until(
+      [&] {
+        return metric_value(daemon->metrics(),
+                            series("oktaguard_events_total", {{"source", "edr"}, {"result", "event"}})) == 1.0;
+      },
+      seconds(30)))
+      << daemon->output();
   okta({edr[1]});
   tick("2021-07-01");
   good_okta += 1;
