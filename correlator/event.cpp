@@ -140,75 +140,59 @@ FieldRef FieldRef::fixed(FieldId id) {
     ref.access = access;
     ref.offset = static_cast<std::uint16_t>(static_cast<const char*>(member) - base);
   };
-  if (const Symbol* sym = symbol_field(probe, id)) {
+  if (const Symbol* sym = symbol_field(probe, id))
     at(FieldAccess::symbol, sym);
-    return ref;
-  }
+  else if (const Text* text = text_field(probe, id))
+    at(FieldAccess::text, text);
+  // Otherwise per target, a number, a boolean, a list or an extra: read_field_generic.
+  return ref;
+}
+
+const Text* text_field(const Event& event, FieldId id) {
   switch (id) {
     case FieldId::uuid:
-      at(FieldAccess::text, &probe.uuid);
-      break;
+      return &event.uuid;
     case FieldId::display_message:
-      at(FieldAccess::text, &probe.display_message);
-      break;
+      return &event.display_message;
     case FieldId::actor_id:
-      at(FieldAccess::text, &probe.actor.id);
-      break;
+      return &event.actor.id;
     case FieldId::actor_alternate_id:
-      at(FieldAccess::text, &probe.actor.alternate_id);
-      break;
+      return &event.actor.alternate_id;
     case FieldId::actor_display_name:
-      at(FieldAccess::text, &probe.actor.display_name);
-      break;
+      return &event.actor.display_name;
     case FieldId::client_ip:
-      at(FieldAccess::text, &probe.client_ip);
-      break;
+      return &event.client_ip;
     case FieldId::user_agent:
-      at(FieldAccess::text, &probe.user_agent);
-      break;
+      return &event.user_agent;
     case FieldId::geo_city:
-      at(FieldAccess::text, &probe.geo.city);
-      break;
+      return &event.geo.city;
     case FieldId::geo_postal_code:
-      at(FieldAccess::text, &probe.geo.postal_code);
-      break;
+      return &event.geo.postal_code;
     case FieldId::external_session_id:
-      at(FieldAccess::text, &probe.external_session_id);
-      break;
+      return &event.external_session_id;
     case FieldId::root_session_id:
-      at(FieldAccess::text, &probe.root_session_id);
-      break;
+      return &event.root_session_id;
     case FieldId::as_org:
-      at(FieldAccess::text, &probe.as_org);
-      break;
+      return &event.as_org;
     case FieldId::isp:
-      at(FieldAccess::text, &probe.isp);
-      break;
+      return &event.isp;
     case FieldId::domain:
-      at(FieldAccess::text, &probe.domain);
-      break;
+      return &event.domain;
     case FieldId::debug_risk:
-      at(FieldAccess::text, &probe.debug_risk);
-      break;
+      return &event.debug_risk;
     case FieldId::debug_threat_suspected:
-      at(FieldAccess::text, &probe.debug_threat_suspected);
-      break;
+      return &event.debug_threat_suspected;
     case FieldId::debug_behaviors:
-      at(FieldAccess::text, &probe.debug_behaviors);
-      break;
+      return &event.debug_behaviors;
     case FieldId::debug_request_uri:
-      at(FieldAccess::text, &probe.debug_request_uri);
-      break;
+      return &event.debug_request_uri;
     case FieldId::debug_dt_hash:
-      at(FieldAccess::text, &probe.debug_dt_hash);
-      break;
+      return &event.debug_dt_hash;
     case FieldId::transaction_id:
-      at(FieldAccess::text, &probe.transaction_id);
-      break;
+      return &event.transaction_id;
     default:
-      break;  // per target, numbers, booleans, lists, extras: read_field_generic
+      return nullptr;
   }
-  return ref;
 }
 
 const Symbol* symbol_field(const Event& event, FieldId id) {
@@ -249,28 +233,12 @@ const Symbol* symbol_field(const Event& event, FieldId id) {
 }
 
 FieldView read_field_generic(const Event& event, FieldRef field, std::size_t target_index, std::string& scratch) {
+  if (const Text* t = text_field(event, field.id)) return text(*t);
+  if (const Symbol* sym = symbol_field(event, field.id)) return text(sym->view());
   switch (field.id) {
-    case FieldId::uuid:
-      return text(event.uuid);
     case FieldId::published:
       if (!event.time_from_payload) return FieldView{};
       return number(static_cast<double>(event.published.time_since_epoch().count()), scratch);
-    case FieldId::source:
-      return text(event.source.view());
-    case FieldId::event_type:
-      return text(event.event_type.view());
-    case FieldId::severity:
-      return text(event.severity.view());
-    case FieldId::display_message:
-      return text(event.display_message);
-    case FieldId::actor_id:
-      return text(event.actor.id);
-    case FieldId::actor_type:
-      return text(event.actor.type.view());
-    case FieldId::actor_alternate_id:
-      return text(event.actor.alternate_id);
-    case FieldId::actor_display_name:
-      return text(event.actor.display_name);
     case FieldId::target_id: {
       const EntityRef* t = target_at(event, target_index);
       return t ? text(t->id) : FieldView{};
@@ -287,66 +255,14 @@ FieldView read_field_generic(const Event& event, FieldRef field, std::size_t tar
       const EntityRef* t = target_at(event, target_index);
       return t ? text(t->display_name) : FieldView{};
     }
-    case FieldId::client_ip:
-      return text(event.client_ip);
-    case FieldId::user_agent:
-      return text(event.user_agent);
-    case FieldId::user_agent_os:
-      return text(event.user_agent_os.view());
-    case FieldId::user_agent_browser:
-      return text(event.user_agent_browser.view());
-    case FieldId::client_device:
-      return text(event.client_device.view());
-    case FieldId::client_zone:
-      return text(event.client_zone.view());
-    case FieldId::geo_city:
-      return text(event.geo.city);
-    case FieldId::geo_state:
-      return text(event.geo.state.view());
-    case FieldId::geo_country:
-      return text(event.geo.country.view());
-    case FieldId::geo_postal_code:
-      return text(event.geo.postal_code);
     case FieldId::geo_lat:
       return event.geo.lat ? number(*event.geo.lat, scratch) : FieldView{};
     case FieldId::geo_lon:
       return event.geo.lon ? number(*event.geo.lon, scratch) : FieldView{};
-    case FieldId::outcome_result:
-      return text(event.outcome_result.view());
-    case FieldId::outcome_reason:
-      return text(event.outcome_reason.view());
-    case FieldId::external_session_id:
-      return text(event.external_session_id);
-    case FieldId::root_session_id:
-      return text(event.root_session_id);
-    case FieldId::credential_type:
-      return text(event.credential_type.view());
-    case FieldId::credential_provider:
-      return text(event.credential_provider.view());
-    case FieldId::authentication_provider:
-      return text(event.authentication_provider.view());
     case FieldId::as_number:
       return event.as_number ? number(static_cast<double>(*event.as_number), scratch) : FieldView{};
-    case FieldId::as_org:
-      return text(event.as_org);
-    case FieldId::isp:
-      return text(event.isp);
-    case FieldId::domain:
-      return text(event.domain);
     case FieldId::is_proxy:
       return event.is_proxy ? boolean(*event.is_proxy) : FieldView{};
-    case FieldId::debug_risk:
-      return text(event.debug_risk);
-    case FieldId::debug_threat_suspected:
-      return text(event.debug_threat_suspected);
-    case FieldId::debug_behaviors:
-      return text(event.debug_behaviors);
-    case FieldId::debug_request_uri:
-      return text(event.debug_request_uri);
-    case FieldId::debug_dt_hash:
-      return text(event.debug_dt_hash);
-    case FieldId::transaction_id:
-      return text(event.transaction_id);
     case FieldId::ip_chain:
       return target_index < event.ip_chain.size() ? text(event.ip_chain[target_index]) : FieldView{};
     case FieldId::extra: {
@@ -359,6 +275,8 @@ FieldView read_field_generic(const Event& event, FieldRef field, std::size_t tar
       if (const auto* d = std::get_if<double>(&v)) return number(*d, scratch);
       return boolean(std::get<bool>(v));
     }
+    default:
+      break;  // text and symbol fields: read above
   }
   return FieldView{};
 }

@@ -112,6 +112,9 @@ inline const void* field_at(const Event& event, std::uint16_t offset) {
   return reinterpret_cast<const char*>(&event) + offset;
 }
 
+// The value of a field the model holds as a Text (not per target); null for other fields.
+const Text* text_field(const Event& event, FieldId id);
+
 // The same for a resolved field: null unless its access is `symbol`.
 inline const Symbol* symbol_field(const Event& event, FieldRef field) {
   if (field.access != FieldAccess::symbol) return nullptr;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "correlator/fields.h"
 
 namespace og::correlator {
@@ -201,6 +203,13 @@ TEST(Fields, DirectAccessReadsWhatTheGenericSwitchReads) {
   }
   // The text and symbol fields of the model (the rest are numbers, booleans, lists and per-target).
   EXPECT_EQ(direct, 35u);
+  // Both paths share the field-to-member maps: each field must read a member of its own.
+  std::set<std::string_view> values;
+  for (auto i = static_cast<int>(FieldId::uuid); i < static_cast<int>(FieldId::extra); ++i) {
+    FieldRef fast = FieldRef::fixed(static_cast<FieldId>(i));
+    if (fast.access == FieldAccess::generic) continue;
+    EXPECT_TRUE(values.insert(read_field(full, fast, 0, scratch_a).text).second) << field_path(fast.id);
+  }
 }
 
 TEST(Fields, UnknownPathsBecomeExtrasWithJsonPointers) {
