@@ -888,16 +888,23 @@ void Shard::push(std::shared_ptr<const Event> event, std::int32_t partition) {
     // Late: the buffer refused it and left `event` as it was. Apply now, count it.
     ++impl_->metrics.late_events;
     a.apply(*event);
+    retire(std::move(event));
     return;
   }
-  impl_->buffer.release([&](const Event& e) { a.apply(e); });
+  impl_->buffer.release([&](std::shared_ptr<const Event>&& e) {
+    a.apply(*e);
+    retire(std::move(e));
+  });
   a.advance(impl_->buffer.released());
 }
 
 void Shard::observe(std::int32_t partition, EventTime time) {
   ShardAccess a{*this, *impl_};
   impl_->buffer.observe(partition, time);
-  impl_->buffer.release([&](const Event& e) { a.apply(e); });
+  impl_->buffer.release([&](std::shared_ptr<const Event>&& e) {
+    a.apply(*e);
+    retire(std::move(e));
+  });
   a.advance(impl_->buffer.released());
 }
 
@@ -908,12 +915,18 @@ EventTime Shard::released() const {
 void Shard::remove_partition(std::int32_t partition) {
   ShardAccess a{*this, *impl_};
   impl_->buffer.remove_partition(partition);
-  impl_->buffer.release([&](const Event& e) { a.apply(e); });
+  impl_->buffer.release([&](std::shared_ptr<const Event>&& e) {
+    a.apply(*e);
+    retire(std::move(e));
+  });
 }
 
 void Shard::flush() {
   ShardAccess a{*this, *impl_};
-  impl_->buffer.drain([&](const Event& e) { a.apply(e); });
+  impl_->buffer.drain([&](std::shared_ptr<const Event>&& e) {
+    a.apply(*e);
+    retire(std::move(e));
+  });
   a.advance(now_);
 }
 

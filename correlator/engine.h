@@ -134,6 +134,11 @@ class Shard {
   std::string snapshot() const;
   bool restore(std::string_view blob, Diagnostics& diagnostics);
 
+  // Events the shard is done with are moved into `sink` instead of being freed here, so that the
+  // thread that allocated them frees them (the Engine's routing thread): freed on a shard thread,
+  // each was a free into another thread's malloc arena, contending for its lock. nullptr: freed here.
+  void retire_events_into(std::vector<std::shared_ptr<const Event>>* sink) { retired_ = sink; }
+
   bool owns(std::uint64_t key_hash) const {
     return options_.shard_count == 1 || key_hash % options_.shard_count == options_.shard_index;
   }
@@ -146,7 +151,11 @@ class Shard {
   std::vector<Detection> detections_;
   std::vector<Decision> decisions_;
   std::vector<ForeignRisk> foreign_;
+  std::vector<std::shared_ptr<const Event>>* retired_ = nullptr;
   EventTime now_{};
+  void retire(std::shared_ptr<const Event>&& event) {
+    if (retired_) retired_->push_back(std::move(event));
+  }
   friend struct ShardAccess;
 };
 

@@ -19,7 +19,9 @@ struct Engine::Worker {
   };
 
   Worker(Engine& owner, std::shared_ptr<const RuleSet> rules, ShardOptions options)
-      : engine(owner), shard(std::move(rules), std::move(options)) {}
+      : engine(owner), shard(std::move(rules), std::move(options)) {
+    shard.retire_events_into(&retiring);
+  }
 
   void run() {
     // Reused: a fresh batch (thousands of Items) would come from mmap and be faulted in, page by page,
@@ -68,6 +70,11 @@ struct Engine::Worker {
         std::lock_guard lock(m);
         std::move(d.begin(), d.end(), std::back_inserter(detections));
         std::move(dec.begin(), dec.end(), std::back_inserter(decisions));
+        if (retired.empty())
+          retired.swap(retiring);
+        else
+          std::move(retiring.begin(), retiring.end(), std::back_inserter(retired));
+        retiring.clear();
         busy = false;
       }
       idle_cv.notify_all();
@@ -84,6 +91,7 @@ struct Engine::Worker {
   // From the routing thread only: it waits while the shard is far behind, so a fast producer does
   // not grow the queue without bound (its memory, and the page faults to get it, cost more than the
   // events' processing). Shards forwarding risk to each other use enqueue(Item), which never waits.
+  // Takes back the events the shard is done with, to be freed by the routing thread.
   void enqueue(std::vector<Item>& items, std::size_t limit) {
     if (items.empty()) return;
     {
@@ -93,16 +101,23 @@ struct Engine::Worker {
         queue.swap(items);
       else
         std::move(items.begin(), items.end(), std::back_inserter(queue));
+      freeing.swap(retired);
     }
     items.clear();
     cv.notify_one();
+    freeing.clear();
   }
 
   // true if it had to wait (or was not idle): the caller repeats its pass.
   bool wait_idle() {
-    std::unique_lock lock(m);
-    bool waited = busy || !queue.empty();
-    idle_cv.wait(lock, [&] { return !busy && queue.empty(); });
+    bool waited;
+    {
+      std::unique_lock lock(m);
+      waited = busy || !queue.empty();
+      idle_cv.wait(lock, [&] { return !busy && queue.empty(); });
+      freeing.swap(retired);
+    }
+    freeing.clear();
     return waited;
   }
 
@@ -118,6 +133,11 @@ struct Engine::Worker {
   std::vector<Detection> detections;  // guarded by m
   std::vector<Decision> decisions;    // guarded by m
   std::vector<Item> staging;          // the routing thread's batch, not shared
+  // Events the shard has finished with: `retiring` on the shard thread, handed over in `retired`
+  // (guarded by m) after each batch, freed from `freeing` on the routing thread.
+  std::vector<std::shared_ptr<const Event>> retiring;
+  std::vector<std::shared_ptr<const Event>> retired;  // guarded by m
+  std::vector<std::shared_ptr<const Event>> freeing;  // the routing thread's, not shared
   std::thread thread;
 };
 

@@ -52,7 +52,8 @@ class ReorderBuffer {
     return std::max(w, released_);
   }
 
-  // Applies, in order, every buffered event strictly older than the watermark.
+  // Applies, in order, every buffered event strictly older than the watermark. `apply` takes the
+  // event's ownership (std::shared_ptr<const Event>&&): it may keep it, to free it elsewhere.
   template <typename F>
   void release(F&& apply) {
     release_until(watermark(), apply);
@@ -112,7 +113,7 @@ class ReorderBuffer {
       e = std::move(heap_.back().event);
       heap_.pop_back();
     }
-    apply(*e);
+    apply(std::move(e));
   }
 
   Duration lateness_;

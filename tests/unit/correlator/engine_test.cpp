@@ -411,6 +411,40 @@ TEST(Engine, ReorderBufferHoldsEventsUntilEveryPartitionPassedThem) {
   EXPECT_EQ(shard.metrics().buffered_events, 0u);
 }
 
+// The Engine has its shards hand every event back, so the routing thread that allocated it frees
+// it: each must come back exactly once, after it was applied, with no reference left in the shard.
+TEST(Engine, AShardHandsBackEveryEventItHasApplied) {
+  auto rules = load_ok("detections:\n  - id: d\n    where: { eventType: x }\nsettings: { lateness: 1m }\n");
+  Shard shard(rules);
+  std::vector<std::shared_ptr<const Event>> retired;
+  shard.retire_events_into(&retired);
+  auto push = [&](const char* uuid, EventTime t, std::int32_t partition) {
+    Event e = make_event("x", "a", t);
+    e.uuid = uuid;
+    shard.push(std::make_shared<const Event>(std::move(e)), partition);
+  };
+  push("held", at(minutes(10)), 0);
+  EXPECT_TRUE(retired.empty());  // still in the reorder buffer
+  push("releases-held", at(minutes(20)), 0);
+  ASSERT_EQ(retired.size(), 1u);
+  EXPECT_EQ(retired[0]->uuid, "held");
+  push("late", at(minutes(5)), 0);  // behind the watermark: applied at once
+  ASSERT_EQ(retired.size(), 2u);
+  EXPECT_EQ(retired[1]->uuid, "late");
+  shard.flush();
+  ASSERT_EQ(retired.size(), 3u);
+  EXPECT_EQ(retired[2]->uuid, "releases-held");
+  EXPECT_EQ(shard.detections().size(), 3u);
+  for (const auto& e : retired)
+    EXPECT_EQ(e.use_count(), 1) << e->uuid;
+  // Without a sink the shard frees them itself.
+  shard.retire_events_into(nullptr);
+  push("freed-here", at(minutes(30)), 0);
+  shard.flush();
+  EXPECT_EQ(retired.size(), 3u);
+  EXPECT_EQ(shard.detections().size(), 4u);
+}
+
 // Evicting idle keys must not forget which kept sequences have passed step 0: their next step
 // would then be ignored.
 TEST(Engine, ASequencePastStepZeroCompletesAfterAnEviction) {

@@ -108,7 +108,7 @@ std::shared_ptr<const Event> shared(Event e) {
 TEST(ReorderBuffer, ReleasesInTimeThenUuidOrder) {
   ReorderBuffer buffer(minutes(1));
   std::vector<std::string> out;
-  auto apply = [&](const Event& e) { out.push_back(e.uuid.str()); };
+  auto apply = [&](std::shared_ptr<const Event>&& e) { out.push_back(e->uuid.str()); };
   EXPECT_TRUE(buffer.push(shared(make_event("x", "a", at(minutes(5)), "b")), 0));
   EXPECT_TRUE(buffer.push(shared(make_event("x", "a", at(minutes(5)), "a")), 0));
   EXPECT_TRUE(buffer.push(shared(make_event("x", "a", at(minutes(4)), "z")), 1));
