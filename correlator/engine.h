@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -209,6 +210,8 @@ class Engine {
   struct Worker;
   void route(Event&& event, std::int32_t partition);
   void dispatch(std::uint32_t shard);
+  // Items a shard's queue may hold before the routing thread waits.
+  std::size_t queue_limit() const { return std::max<std::size_t>(options_.queue_batch, 1) * 16; }
   template <typename F>
   void on_all(F&& f);
 

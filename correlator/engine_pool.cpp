@@ -22,6 +22,8 @@ struct Engine::Worker {
       : engine(owner), shard(std::move(rules), std::move(options)) {
     shard.retire_events_into(&retiring);
   }
+  // `retiring` goes before `shard`: the shard must not hand it anything from now on.
+  ~Worker() { shard.retire_events_into(nullptr); }
 
   void run() {
     // Reused: a fresh batch (thousands of Items) would come from mmap and be faulted in, page by page,
@@ -105,11 +107,17 @@ struct Engine::Worker {
     }
     items.clear();
     cv.notify_one();
+    release_freeing(limit);
+  }
+  // The three hand-back vectors trade places and so keep their largest capacity: after a flush of
+  // a long backlog, give it back.
+  void release_freeing(std::size_t limit) {
     freeing.clear();
+    if (freeing.capacity() > 4 * limit) freeing.shrink_to_fit();
   }
 
   // true if it had to wait (or was not idle): the caller repeats its pass.
-  bool wait_idle() {
+  bool wait_idle(std::size_t limit) {
     bool waited;
     {
       std::unique_lock lock(m);
@@ -117,7 +125,7 @@ struct Engine::Worker {
       idle_cv.wait(lock, [&] { return !busy && queue.empty(); });
       freeing.swap(retired);
     }
-    freeing.clear();
+    release_freeing(limit);
     return waited;
   }
 
@@ -193,7 +201,7 @@ void Engine::dispatch(std::uint32_t shard) {
     item.time = t;
     w.staging.push_back(std::move(item));
   }
-  w.enqueue(w.staging, std::max<std::size_t>(options_.queue_batch, 1) * 16);
+  w.enqueue(w.staging, queue_limit());
 }
 
 void Engine::push(Event event, std::int32_t partition) {
@@ -254,7 +262,7 @@ void Engine::sync() {
   for (;;) {
     bool waited = false;
     for (auto& w : workers_)
-      waited |= w->wait_idle();
+      waited |= w->wait_idle(queue_limit());
     if (!waited) return;
   }
 }
