@@ -267,8 +267,10 @@ bool contains(const std::vector<std::string_view>& v, std::string_view s) {
 StateRule state_rule(const Action& a) {
   switch (a.kind()) {
     case ActionKind::suspend:
-      // Okta suspends only ACTIVE users; any other status means there is nothing to suspend.
-      return {true, {"SUSPENDED"}, {"ACTIVE"}, {}, {"ACTIVE"}};
+      // Okta suspends only ACTIVE users. Refused for a suspended or deactivated user, there is
+      // nothing left to suspend; refused for a locked-out, password-expired or recovering user, that
+      // user can sign in again once unlocked or reset: the suspension failed and must say so.
+      return {true, {"SUSPENDED"}, {"ACTIVE"}, {"SUSPENDED", "DEPROVISIONED"}, {}};
     case ActionKind::unsuspend:
       // Okta unsuspends only SUSPENDED users; any other status means the suspension is already gone.
       return {true, {"ACTIVE"}, {"SUSPENDED"}, {}, {"SUSPENDED"}};

@@ -134,6 +134,19 @@ TEST_F(ActionsOutcome, RefusedSuspendOfDeprovisionedUserRecordsWhich) {
   EXPECT_EQ(o.observed_status, "DEPROVISIONED");
 }
 
+// Okta refuses to suspend anyone not ACTIVE; a locked-out user (as after a brute force) or one whose
+// password an earlier action expired is not suspended, and signs in again once unlocked or reset.
+TEST_F(ActionsOutcome, RefusedSuspendOfALockedOutOrExpiredUserIsNotDone) {
+  for (const char* status : {"LOCKED_OUT", "PASSWORD_EXPIRED", "RECOVERY"}) {
+    sender_.push(okta::Response{403, recorded_e0000038(all_), {}, {}, 1});
+    sender_.push(okta::Response{200, user_body(status), {}, {}, 1});
+    auto o = run(Action{kUser, Action::Suspend{}});
+    EXPECT_EQ(o.kind, OutcomeKind::forbidden) << status;
+    EXPECT_EQ(o.observed_status, status);
+    EXPECT_FALSE(o.done()) << status;
+  }
+}
+
 TEST_F(ActionsOutcome, RefusalOfAnActiveUserStaysARefusal) {
   sender_.push(okta::Response{403, recorded_e0000038(all_), {}, {}, 1});
   sender_.push(okta::Response{200, user_body("ACTIVE"), {}, {}, 1});
