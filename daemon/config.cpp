@@ -487,7 +487,7 @@ std::optional<std::chrono::sys_seconds> parse_expiry(std::string_view s) {
   return std::chrono::sys_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) + std::chrono::seconds(se);
 }
 
-void read_exceptions(Reader& r, const YAML::Node& n, const std::string& path, std::vector<ExceptionEntry>& out) {
+void read_exceptions(Reader& r, const YAML::Node& n, const std::string& path, std::vector<ConfiguredException>& out) {
   if (!n.IsSequence()) {
     r.error(n, path, fmt::format("'{}' must be a list", path));
     return;
@@ -495,7 +495,7 @@ void read_exceptions(Reader& r, const YAML::Node& n, const std::string& path, st
   for (std::size_t i = 0; i < n.size(); ++i) {
     std::string p = fmt::format("{}[{}]", path, i);
     const YAML::Node& e = n[i];
-    ExceptionEntry entry;
+    ConfiguredException entry;
     if (e.IsScalar()) {
       if (auto s = r.nonempty(e, p))
         entry.value = *s;

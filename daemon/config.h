@@ -71,11 +71,13 @@ struct RulesConfig {
   bool operator==(const RulesConfig&) const = default;
 };
 
-struct ExceptionEntry {
+// An entry of response.exceptions as the file gives it; the response engine checks daemon/guard.h's
+// ExceptionEntry, built from it.
+struct ConfiguredException {
   std::string value;
   std::optional<std::chrono::sys_seconds> expires;
   std::string reason;
-  bool operator==(const ExceptionEntry&) const = default;
+  bool operator==(const ConfiguredException&) const = default;
 };
 
 struct ResponseSettings {
@@ -84,9 +86,9 @@ struct ResponseSettings {
   Duration breaker_window{300000};
   Duration cooldown{3600000};
   std::string kill_switch_file;
-  std::vector<ExceptionEntry> exception_users;
-  std::vector<ExceptionEntry> exception_logins;
-  std::vector<ExceptionEntry> exception_groups;
+  std::vector<ConfiguredException> exception_users;
+  std::vector<ConfiguredException> exception_logins;
+  std::vector<ConfiguredException> exception_groups;
   std::string audit_file;
   Duration retention{90LL * 24 * 3600 * 1000};
   bool operator==(const ResponseSettings&) const = default;

@@ -25,10 +25,51 @@ void ExceptionList::add(ExceptionEntry entry) {
 }
 
 void ExceptionList::set_group_members(const std::string& group_id, std::vector<std::string> user_ids,
-                                      TimePoint refreshed) {
+                                      TimePoint refreshed, const std::vector<std::string>& logins) {
   auto& g = groups_[group_id];
   g.members = std::set<std::string>(user_ids.begin(), user_ids.end());
+  g.member_logins.clear();
+  for (const std::string& l : logins)
+    if (!l.empty()) g.member_logins.insert(lower(l));
   g.refreshed = refreshed;
+}
+
+void ExceptionList::set_login_owner(const std::string& login, std::string user_id, TimePoint refreshed) {
+  login_owners_[lower(login)] = OtherName{std::move(user_id), refreshed};
+}
+
+void ExceptionList::set_user_login(const std::string& user_id, const std::string& login, TimePoint refreshed) {
+  user_logins_[user_id] = OtherName{lower(login), refreshed};
+}
+
+std::vector<std::string> ExceptionList::users() const {
+  std::set<std::string> out;
+  for (const auto& e : entries_)
+    if (e.type == ExceptionEntry::Type::user) out.insert(e.value);
+  return {out.begin(), out.end()};
+}
+
+std::vector<std::string> ExceptionList::logins() const {
+  std::set<std::string> out;
+  for (const auto& e : entries_)
+    if (e.type == ExceptionEntry::Type::login) out.insert(e.value);
+  return {out.begin(), out.end()};
+}
+
+void ExceptionList::keep_resolved(const ExceptionList& older) {
+  for (auto& [id, g] : groups_) {
+    auto it = older.groups_.find(id);
+    if (it != older.groups_.end() && it->second.refreshed && !g.refreshed) g = it->second;
+  }
+  for (const auto& e : entries_) {
+    if (e.type == ExceptionEntry::Type::login) {
+      if (auto it = older.login_owners_.find(e.value); it != older.login_owners_.end())
+        login_owners_.try_emplace(e.value, it->second);
+    } else if (e.type == ExceptionEntry::Type::user) {
+      if (auto it = older.user_logins_.find(e.value); it != older.user_logins_.end())
+        user_logins_.try_emplace(e.value, it->second);
+    }
+  }
 }
 
 std::vector<std::string> ExceptionList::groups() const {
@@ -45,30 +86,49 @@ std::optional<TimePoint> ExceptionList::refreshed(const std::string& group_id) c
 
 ExceptionList::Match ExceptionList::check(const std::string& user_id, const std::string& login, TimePoint now) const {
   std::string login_lc = lower(login);
+  // An action whose user is named only by a login (an alert not resolved yet) carries it as its id.
+  const bool id_is_login = !login.empty() && user_id == login;
   std::string unresolved;
   for (const auto& e : entries_) {
     if (!live(e, now)) continue;
     std::string note = e.note.empty() ? "" : " (" + e.note + ")";
     switch (e.type) {
-      case ExceptionEntry::Type::user:
+      case ExceptionEntry::Type::user: {
         if (e.value == user_id) return {Match::Kind::excepted, "exception: user " + e.value + note};
+        if (!id_is_login) break;  // an Okta id against an Okta id: the comparison decided
+        auto it = user_logins_.find(e.value);
+        if (it == user_logins_.end()) {
+          unresolved = "login of user " + e.value;
+        } else if (!it->second.value.empty() && it->second.value == login_lc) {
+          return {Match::Kind::excepted, "exception: user " + e.value + " (login " + login_lc + ")" + note};
+        }
         break;
-      case ExceptionEntry::Type::login:
+      }
+      case ExceptionEntry::Type::login: {
         if (!login_lc.empty() && e.value == login_lc)
           return {Match::Kind::excepted, "exception: login " + e.value + note};
+        if (!login_lc.empty()) break;  // a login against a login: the comparison decided
+        auto it = login_owners_.find(e.value);
+        if (it == login_owners_.end()) {
+          unresolved = "user of login " + e.value;
+        } else if (!it->second.value.empty() && it->second.value == user_id) {
+          return {Match::Kind::excepted, "exception: login " + e.value + " (user " + user_id + ")" + note};
+        }
         break;
+      }
       case ExceptionEntry::Type::group: {
         auto it = groups_.find(e.value);
         if (it == groups_.end() || !it->second.refreshed) {
-          unresolved = e.value;
-        } else if (it->second.members.contains(user_id)) {
+          unresolved = "members of group " + e.value;
+        } else if (it->second.members.contains(user_id) ||
+                   (!login_lc.empty() && it->second.member_logins.contains(login_lc))) {
           return {Match::Kind::excepted, "exception: member of group " + e.value + note};
         }
         break;
       }
     }
   }
-  if (!unresolved.empty()) return {Match::Kind::unresolved, "exceptions unresolved: members of group " + unresolved};
+  if (!unresolved.empty()) return {Match::Kind::unresolved, "exceptions unresolved: " + unresolved};
   return {};
 }
 

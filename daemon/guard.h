@@ -29,9 +29,23 @@ class ExceptionList {
   void add(ExceptionEntry entry);
   // Group exceptions are resolved through the API by the daemon and refreshed; until a group's
   // members are known, actions wait (stay decided) rather than risk acting on a break-glass admin.
-  void set_group_members(const std::string& group_id, std::vector<std::string> user_ids, TimePoint refreshed);
+  // `logins` (any case): the members' logins, for actions that name their user by login.
+  void set_group_members(const std::string& group_id, std::vector<std::string> user_ids, TimePoint refreshed,
+                         const std::vector<std::string>& logins = {});
   std::vector<std::string> groups() const;
   std::optional<TimePoint> refreshed(const std::string& group_id) const;
+
+  // An action names its user by Okta id (System Log detections) or by login (an alert whose user
+  // was not resolved yet), and an exception names one of the two: the daemon resolves the other
+  // through the API. Until an entry is resolved, an action it cannot be told apart from waits, as
+  // for groups. Empty `user_id` / `login`: Okta has no such user (resolved: nothing to match).
+  void set_login_owner(const std::string& login, std::string user_id, TimePoint refreshed);
+  void set_user_login(const std::string& user_id, const std::string& login, TimePoint refreshed);
+  std::vector<std::string> users() const;   // the user-id entries
+  std::vector<std::string> logins() const;  // the login entries, lower-cased
+  // Takes what `older` had resolved for the groups, users and logins this list names too, so a
+  // reload does not make every action wait for the next resolution.
+  void keep_resolved(const ExceptionList& older);
 
   struct Match {
     enum class Kind { none, excepted, unresolved } kind = Kind::none;
@@ -42,10 +56,17 @@ class ExceptionList {
  private:
   struct Group {
     std::set<std::string> members;
+    std::set<std::string> member_logins;  // lower-cased
     std::optional<TimePoint> refreshed;
+  };
+  struct OtherName {
+    std::string value;  // the user id of a login entry; the lower-cased login of a user entry
+    TimePoint refreshed{};
   };
   std::vector<ExceptionEntry> entries_;
   std::map<std::string, Group> groups_;
+  std::map<std::string, OtherName> login_owners_;  // login entry -> user id
+  std::map<std::string, OtherName> user_logins_;   // user entry -> login
 };
 
 struct GuardConfig {

@@ -961,6 +961,19 @@ void Pipeline::set_exceptions(const std::vector<PipelineException>& exceptions) 
   if (impl_->responses) impl_->responses->set_exceptions(to_exception_list(exceptions));
 }
 
+void Pipeline::set_group_members(const std::string& group_id, std::vector<std::string> user_ids,
+                                 const std::vector<std::string>& logins) {
+  if (impl_->responses) impl_->responses->set_group_members(group_id, std::move(user_ids), logins);
+}
+
+void Pipeline::set_login_owner(const std::string& login, std::string user_id) {
+  if (impl_->responses) impl_->responses->set_login_owner(login, std::move(user_id));
+}
+
+void Pipeline::set_user_login(const std::string& user_id, const std::string& login) {
+  if (impl_->responses) impl_->responses->set_user_login(user_id, login);
+}
+
 PipelineStats Pipeline::stats() const {
   const Impl& i = *impl_;
   PipelineStats s;

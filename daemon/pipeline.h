@@ -150,6 +150,12 @@ class Pipeline {
   void reload_rules(std::shared_ptr<const correlator::RuleSet> rules);
   // Replaces the exception lists (SIGHUP); actions not yet sent are checked against the new lists.
   void set_exceptions(const std::vector<PipelineException>& exceptions);
+  // What the daemon resolved through Okta for those lists (see ExceptionList); not thread-safe
+  // against stop(): call from the thread that stops the pipeline.
+  void set_group_members(const std::string& group_id, std::vector<std::string> user_ids,
+                         const std::vector<std::string>& logins);
+  void set_login_owner(const std::string& login, std::string user_id);
+  void set_user_login(const std::string& user_id, const std::string& login);
 
   PipelineStats stats() const;
   struct Impl;

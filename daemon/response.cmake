@@ -3,6 +3,7 @@ target_sources(og_daemon PRIVATE
   action_types.cpp
   journal.cpp
   guard.cpp
+  exception_resolver.cpp
   breaker.cpp
   revert.cpp
   audit.cpp

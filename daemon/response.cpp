@@ -119,14 +119,26 @@ void ResponseEngine::submit(Response response, Journaled journaled) {
 
 void ResponseEngine::set_exceptions(ExceptionList exceptions) {
   std::lock_guard lock(inbox_->mu);
-  // Group memberships come with the list (or later through set_group_members); until then actions
-  // for anyone wait, which is the safe side.
+  // What the daemon resolved for the old list (group members, the other name of users and logins)
+  // stays for the entries the new list keeps; anything new waits for its resolution, the safe side.
+  exceptions.keep_resolved(inbox_->exceptions);
   inbox_->exceptions = std::move(exceptions);
 }
 
-void ResponseEngine::set_group_members(const std::string& group_id, std::vector<std::string> user_ids) {
+void ResponseEngine::set_group_members(const std::string& group_id, std::vector<std::string> user_ids,
+                                       const std::vector<std::string>& logins) {
   std::lock_guard lock(inbox_->mu);
-  inbox_->exceptions.set_group_members(group_id, std::move(user_ids), clock_.now());
+  inbox_->exceptions.set_group_members(group_id, std::move(user_ids), clock_.now(), logins);
+}
+
+void ResponseEngine::set_login_owner(const std::string& login, std::string user_id) {
+  std::lock_guard lock(inbox_->mu);
+  inbox_->exceptions.set_login_owner(login, std::move(user_id), clock_.now());
+}
+
+void ResponseEngine::set_user_login(const std::string& user_id, const std::string& login) {
+  std::lock_guard lock(inbox_->mu);
+  inbox_->exceptions.set_user_login(user_id, login, clock_.now());
 }
 
 void ResponseEngine::set_kill_switch(bool on) {

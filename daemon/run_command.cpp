@@ -15,6 +15,7 @@
 #include "correlator/rule_set.h"
 #include "daemon/app.h"
 #include "daemon/config.h"
+#include "daemon/exception_resolver.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
 #include "daemon/okta_metrics.h"
@@ -30,6 +31,9 @@ namespace og::daemon {
 namespace {
 
 namespace net = boost::asio;
+
+// How often the response exceptions' groups, users and logins are resolved again.
+constexpr std::chrono::minutes kExceptionRefresh{5};
 
 constexpr std::string_view kRunUsage = "usage: oktaguard run --config FILE [--once]\n";
 
@@ -70,8 +74,8 @@ PipelineOptions pipeline_options(const Config& c, std::shared_ptr<const correlat
   o.audit_file = c.response.audit_file;
   // Rounded up: a retention shorter than the rows' use would prune idempotency keys too early.
   o.retention = std::chrono::ceil<std::chrono::hours>(c.response.retention);
-  auto add = [&](const std::vector<ExceptionEntry>& list, PipelineException::Type type) {
-    for (const ExceptionEntry& e : list) {
+  auto add = [&](const std::vector<ConfiguredException>& list, PipelineException::Type type) {
+    for (const ConfiguredException& e : list) {
       PipelineException p{type, e.value, std::nullopt, e.reason};
       if (e.expires) p.expires = std::chrono::time_point_cast<Clock::duration>(*e.expires);
       o.exceptions.push_back(std::move(p));
@@ -148,6 +152,8 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
   std::atomic<bool> okta_reachable{false};
   int exit_code = 0;
   std::map<std::string, std::string> kafka_secrets;
+  // Resolves the response exceptions' groups, users and logins through Okta; set once the pipeline runs.
+  std::function<void()> resolve_exception_names;
   // SIGHUP: the configuration file and the rules are read again. Rules, exceptions and the log level
   // apply at once with the correlator state kept; other changes are reported and wait for a restart.
   // Anything invalid leaves everything running as it was.
@@ -205,6 +211,7 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
     config.response.exception_logins = fresh.config->response.exception_logins;
     config.response.exception_groups = fresh.config->response.exception_groups;
     config.log_level = fresh.config->log_level;
+    if (resolve_exception_names) resolve_exception_names();
     log.info("run", "configuration and rules reloaded", {{"detections", r.rules->detections.size()}});
     notifier.ready("running");
   };
@@ -352,6 +359,51 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
   }
   notifier.ready("running");
   log.info("run", "running", {{"config", config.file}});
+
+  // Results arrive on the Okta thread and are handed to the pipeline on this one, which also stops
+  // it: once `control` has stopped, they are dropped with it.
+  resolve_exception_names = [&] {
+    ExceptionTargets targets;
+    for (const ConfiguredException& e : config.response.exception_groups)
+      targets.groups.push_back(e.value);
+    for (const ConfiguredException& e : config.response.exception_users)
+      targets.users.push_back(e.value);
+    for (const ConfiguredException& e : config.response.exception_logins)
+      targets.logins.push_back(e.value);
+    ExceptionLookups lookups{
+        [&](std::string id, auto cb) { client->list_group_members(std::move(id), std::move(cb)); },
+        [&](std::string id, auto cb) { client->get_user(std::move(id), std::move(cb)); },
+        [&](std::string login, auto cb) { client->get_user_by_login(std::move(login), std::move(cb)); }};
+    ExceptionSink sink{[&](const std::string& group, std::vector<std::string> ids, std::vector<std::string> logins) {
+                         net::post(control, [&, group, ids = std::move(ids), logins = std::move(logins)]() mutable {
+                           if (pipeline) pipeline->set_group_members(group, std::move(ids), logins);
+                         });
+                       },
+                       [&](const std::string& login, std::string user_id) {
+                         net::post(control, [&, login, user_id = std::move(user_id)]() mutable {
+                           if (pipeline) pipeline->set_login_owner(login, std::move(user_id));
+                         });
+                       },
+                       [&](const std::string& user_id, std::string login) {
+                         net::post(control, [&, user_id, login = std::move(login)] {
+                           if (pipeline) pipeline->set_user_login(user_id, login);
+                         });
+                       }};
+    resolve_exceptions(targets, lookups, sink,
+                       [&log](LogLevel level, std::string message) { log.log(level, "exceptions", message); });
+  };
+  // Group membership changes without a reload: refreshed every few minutes.
+  net::steady_timer exception_refresh(control);
+  std::function<void()> refresh_exceptions_later = [&] {
+    exception_refresh.expires_after(kExceptionRefresh);
+    exception_refresh.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      resolve_exception_names();
+      refresh_exceptions_later();
+    });
+  };
+  resolve_exception_names();
+  refresh_exceptions_later();
 
   net::steady_timer poll(control);
   std::function<void()> check_finished = [&] {

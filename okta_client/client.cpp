@@ -47,6 +47,18 @@ void Client::list_user_groups(std::string user_id, Lookups::Callback<std::vector
   });
 }
 
+void Client::list_group_members(std::string group_id, Lookups::Callback<std::vector<OktaUser>> cb) {
+  boost::asio::post(io_, [lookups = lookups_, id = std::move(group_id), cb = std::move(cb)]() mutable {
+    lookups->list_group_members(std::move(id), std::move(cb));
+  });
+}
+
+void Client::get_user_by_login(std::string login, Lookups::Callback<OktaUser> cb) {
+  boost::asio::post(io_, [lookups = lookups_, login = std::move(login), cb = std::move(cb)]() mutable {
+    lookups->get_user_by_login(std::move(login), std::move(cb));
+  });
+}
+
 void Client::shutdown() {
   if (transport_) transport_->shutdown();
 }

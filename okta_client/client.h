@@ -39,6 +39,8 @@ class Client {
   // Lookups, run on the io thread.
   void get_user(std::string user_id, Lookups::Callback<OktaUser> cb);
   void list_user_groups(std::string user_id, Lookups::Callback<std::vector<OktaGroup>> cb);
+  void list_group_members(std::string group_id, Lookups::Callback<std::vector<OktaUser>> cb);
+  void get_user_by_login(std::string login, Lookups::Callback<OktaUser> cb);
 
   IdentityResolver& identity() { return *identity_; }
   Transport* transport() { return transport_.get(); }  // null when built over a SendFn

@@ -260,4 +260,11 @@ void Lookups::list_user_groups(std::string user_id, Callback<std::vector<OktaGro
   fetch_pages<OktaGroup>(fmt::format("/api/v1/users/{}/groups", user_id), parse_groups, std::move(cb));
 }
 
+void Lookups::list_group_members(std::string group_id, Callback<std::vector<OktaUser>> cb) {
+  if (!is_okta_id(group_id)) return cb(invalid("group id is not an Okta id"));
+  // Okta's default page is 1000 users and its advice is 200: ask for the configured page size.
+  fetch_pages<OktaUser>(fmt::format("/api/v1/groups/{}/users?limit={}", group_id, options_.page_limit), parse_users,
+                        std::move(cb));
+}
+
 }  // namespace og::okta

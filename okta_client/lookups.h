@@ -63,6 +63,9 @@ class Lookups {
   // GET /api/v1/users/{id}/groups, every page.
   void list_user_groups(std::string user_id, Callback<std::vector<OktaGroup>> cb);
 
+  // GET /api/v1/groups/{id}/users?limit=<page_limit>, every page. The id must be an Okta id.
+  void list_group_members(std::string group_id, Callback<std::vector<OktaUser>> cb);
+
   // Requests sent by this object so far (for benchmarks and metrics); readable from any thread.
   std::uint64_t requests_sent() const { return requests_sent_->load(std::memory_order_relaxed); }
 

@@ -73,7 +73,8 @@ struct DaemonRun {
   }
 
   // Runs `oktaguard run --once` over `files`; returns its exit status, output in out/err.
-  int run_once(const std::vector<fs::path>& files, std::string& out, std::string& err) {
+  // `response`: more lines under `response:`, indented by two spaces.
+  int run_once(const std::vector<fs::path>& files, std::string& out, std::string& err, std::string_view response = {}) {
     std::string config = "sources:\n  files:\n";
     for (const fs::path& f : files)
       config += "    - { path: " + f.string() + ", source: okta, format: okta_system_log }\n";
@@ -81,6 +82,7 @@ struct DaemonRun {
               "\n  auth:\n    ssws:\n      token_file: " + (dir.path / "okta-token").string() + "\n";
     config += "rules:\n  paths: [" + (kRepo / "rules").string() + "]\n";
     config += "response:\n  dry_run: false\n";
+    config += response;
     config += "state_dir: " + dir.path.string() + "\nops:\n  listen: 127.0.0.1:0\nlog:\n  level: warn\n";
     write(dir.path / "oktaguard.yaml", config);
     std::string config_path = (dir.path / "oktaguard.yaml").string();
@@ -137,6 +139,32 @@ TEST(PipelineFileEmulator, DemoEventsEndInStepUpClearedSessionsAndSuspension) {
   EXPECT_EQ(got.count("DELETE /api/v1/users/" + user + "/sessions"), 1u);
   EXPECT_EQ(got.count("POST /api/v1/users/" + user + "/lifecycle/suspend"), 1u);
   EXPECT_EQ(got.size(), 5u);
+}
+
+// Response exceptions name a group, a login or a user id; the write-backs name the user by Okta id.
+// The daemon resolves each through Okta (group members, login owner) before deciding: the excepted
+// user gets nothing, with the exception in the audit trail.
+TEST(PipelineFileEmulator, ExceptionsByGroupAndLoginAreResolvedThroughOkta) {
+  const fs::path events = kRepo / "examples/demo/events/brute_force_logins.ndjson";
+  const std::string user(kAttacked);
+  for (std::string_view exceptions : {"    groups: [00gSecurityTeamOkta1]\n",  // jack is a member in the seed
+                                      "    logins: [Jack.Naglieri@runpanther.io]\n"}) {
+    DaemonRun s;
+    std::string out, err;
+    ASSERT_EQ(s.run_once({events}, out, err, std::string("  exceptions:\n") + std::string(exceptions)), 0) << err;
+    std::multiset<std::string> got = writes(s.emulator);
+    EXPECT_TRUE(got.empty()) << exceptions << "write-backs despite the exception, first: " << *got.begin() << out
+                             << err;
+    std::ifstream audit(s.dir.path / "audit.jsonl");
+    std::string text((std::istreambuf_iterator<char>(audit)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("exception: "), std::string::npos) << exceptions << text;
+    EXPECT_NE(text.find(user), std::string::npos) << exceptions << text;
+  }
+  // The same run without the exception acts on the user: the exception, not the input, stopped it.
+  DaemonRun s;
+  std::string out, err;
+  ASSERT_EQ(s.run_once({events}, out, err, "  exceptions:\n    groups: [00gBreakGlassAdmins1]\n"), 0) << err;
+  EXPECT_EQ(writes(s.emulator).count("PUT /api/v1/groups/00gOktaguardStepUp01/users/" + user), 1u) << out << err;
 }
 
 // The failed sign-ins are replayed by one run, the success by the next: only a correlator state

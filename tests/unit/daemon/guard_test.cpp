@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "daemon/breaker.h"
+#include "daemon/exception_resolver.h"
 #include "daemon/revert.h"
 
 namespace og::test {
@@ -27,6 +28,7 @@ TEST(Guard, ExceptionsByUserLoginAndGroupWithExpiry) {
   ex.add({ExceptionEntry::Type::user, "00uBREAK", std::nullopt, "break-glass"});
   ex.add({ExceptionEntry::Type::login, "Admin@Example.com", now + 1h, ""});
   ex.add({ExceptionEntry::Type::user, "00uOLD", now - 1s, "expired"});
+  ex.set_login_owner("admin@example.com", "00uADMIN", now);  // as the daemon resolves it
   GuardConfig cfg;
   EXPECT_EQ(evaluate_guard(cfg, ex, suspend("00uBREAK"), now).kind, GuardVerdict::Kind::skip);
   EXPECT_EQ(evaluate_guard(cfg, ex, suspend("00uX", "admin@example.COM"), now).kind, GuardVerdict::Kind::skip);
@@ -34,6 +36,7 @@ TEST(Guard, ExceptionsByUserLoginAndGroupWithExpiry) {
             GuardVerdict::Kind::proceed);  // the login exception expired
   EXPECT_EQ(evaluate_guard(cfg, ex, suspend("00uOLD"), now).kind, GuardVerdict::Kind::proceed);
   EXPECT_NE(evaluate_guard(cfg, ex, suspend("00uBREAK"), now).reason.find("break-glass"), std::string::npos);
+  EXPECT_EQ(evaluate_guard(cfg, ex, suspend("00uADMIN"), now).kind, GuardVerdict::Kind::skip);  // the login's owner
 
   ex.add({ExceptionEntry::Type::group, "00gADMINS", std::nullopt, "admins"});
   // Unknown members: wait, never act on someone who might be a break-glass admin.
@@ -43,6 +46,97 @@ TEST(Guard, ExceptionsByUserLoginAndGroupWithExpiry) {
   EXPECT_EQ(evaluate_guard(cfg, ex, suspend("00uZ"), now).kind, GuardVerdict::Kind::proceed);
   ex.set_group_members("00gADMINS", {}, now + 1min);  // refreshed: Y left the group
   EXPECT_EQ(evaluate_guard(cfg, ex, suspend("00uY"), now).kind, GuardVerdict::Kind::proceed);
+}
+
+// Detections name a user by Okta id, an alert not resolved yet by login: an exception must hold
+// whichever name the action carries, and wait while it cannot tell.
+TEST(Guard, ExceptionsHoldForEitherNameOfTheUser) {
+  const TimePoint now = from_ms(1'000'000);
+  GuardConfig cfg;
+  auto by_login = [](const std::string& login) { return suspend(login, login); };
+  ExceptionList ex;
+  ex.add({ExceptionEntry::Type::login, "Break.Glass@example.com", std::nullopt, "break-glass"});
+  ex.add({ExceptionEntry::Type::user, "00uOWNER", std::nullopt, "org owner"});
+  // Not resolved yet: an action named by id cannot be told apart from the login entry, nor one
+  // named by login from the user entry.
+  EXPECT_EQ(evaluate_guard(cfg, ex, suspend("00uBREAK"), now).kind, GuardVerdict::Kind::defer);
+  EXPECT_EQ(evaluate_guard(cfg, ex, by_login("owner@example.com"), now).kind, GuardVerdict::Kind::defer);
+  // Named the way the entry is: decided without any resolution.
+  EXPECT_EQ(evaluate_guard(cfg, ex, by_login("break.glass@EXAMPLE.com"), now).kind, GuardVerdict::Kind::skip);
+  EXPECT_EQ(evaluate_guard(cfg, ex, suspend("00uOWNER", "owner@example.com"), now).kind, GuardVerdict::Kind::skip);
+
+  ex.set_login_owner("break.glass@example.com", "00uBREAK", now);
+  ex.set_user_login("00uOWNER", "Owner@Example.com", now);
+  auto v = evaluate_guard(cfg, ex, suspend("00uBREAK"), now);
+  EXPECT_EQ(v.kind, GuardVerdict::Kind::skip);
+  EXPECT_NE(v.reason.find("break-glass"), std::string::npos);
+  EXPECT_EQ(evaluate_guard(cfg, ex, by_login("owner@example.com"), now).kind, GuardVerdict::Kind::skip);
+  EXPECT_EQ(evaluate_guard(cfg, ex, suspend("00uOTHER"), now).kind, GuardVerdict::Kind::proceed);
+  EXPECT_EQ(evaluate_guard(cfg, ex, by_login("other@example.com"), now).kind, GuardVerdict::Kind::proceed);
+
+  // Okta has no such user: resolved to nothing, protecting nobody, holding nobody back.
+  ExceptionList gone;
+  gone.add({ExceptionEntry::Type::login, "left@example.com", std::nullopt, ""});
+  gone.set_login_owner("left@example.com", "", now);
+  EXPECT_EQ(evaluate_guard(cfg, gone, suspend("00uX"), now).kind, GuardVerdict::Kind::proceed);
+
+  // Group members match by login too.
+  ExceptionList group;
+  group.add({ExceptionEntry::Type::group, "00gADMINS", std::nullopt, "admins"});
+  group.set_group_members("00gADMINS", {"00uADMIN"}, now, {"Admin@Example.com"});
+  EXPECT_EQ(evaluate_guard(cfg, group, by_login("admin@example.com"), now).kind, GuardVerdict::Kind::skip);
+  EXPECT_EQ(evaluate_guard(cfg, group, by_login("x@example.com"), now).kind, GuardVerdict::Kind::proceed);
+
+  // A reload keeps what was resolved for the entries it keeps; a new entry waits for its own.
+  ExceptionList reloaded;
+  reloaded.add({ExceptionEntry::Type::login, "break.glass@example.com", std::nullopt, "break-glass"});
+  reloaded.add({ExceptionEntry::Type::login, "new@example.com", std::nullopt, ""});
+  reloaded.keep_resolved(ex);
+  EXPECT_EQ(evaluate_guard(cfg, reloaded, suspend("00uBREAK"), now).kind, GuardVerdict::Kind::skip);
+  EXPECT_EQ(evaluate_guard(cfg, reloaded, suspend("00uX"), now).kind, GuardVerdict::Kind::defer);
+  reloaded.set_login_owner("new@example.com", "00uNEW", now);
+  EXPECT_EQ(evaluate_guard(cfg, reloaded, suspend("00uX"), now).kind, GuardVerdict::Kind::proceed);
+  ExceptionList regrouped;
+  regrouped.add({ExceptionEntry::Type::group, "00gADMINS", std::nullopt, "admins"});
+  regrouped.keep_resolved(group);
+  EXPECT_EQ(evaluate_guard(cfg, regrouped, suspend("00uADMIN"), now).kind, GuardVerdict::Kind::skip);
+}
+
+// What Okta answers decides what the resolver hands on: a user it does not know protects nobody;
+// a failed lookup changes nothing (the earlier resolution stays, or the actions keep waiting).
+TEST(Guard, ExceptionResolverHandsOnAnswersAndKeepsFailuresOut) {
+  auto failure = [](okta::OutcomeKind kind) { return okta::Failure{kind, 0, std::nullopt, "test"}; };
+  ExceptionLookups lookups{
+      [&](std::string id, okta::Lookups::Callback<std::vector<okta::OktaUser>> cb) {
+        if (id == "00gGOOD") return cb(std::vector<okta::OktaUser>{{"00uA", "ACTIVE", "A@example.com", ""}});
+        cb(failure(okta::OutcomeKind::transient));
+      },
+      [&](std::string id, okta::Lookups::Callback<okta::OktaUser> cb) {
+        if (id == "00uOWNER") return cb(okta::OktaUser{"00uOWNER", "ACTIVE", "owner@example.com", ""});
+        cb(failure(id == "00uGONE" ? okta::OutcomeKind::not_found : okta::OutcomeKind::rate_limited));
+      },
+      [&](std::string login, okta::Lookups::Callback<okta::OktaUser> cb) {
+        if (login == "break@example.com") return cb(okta::OktaUser{"00uBREAK", "ACTIVE", login, ""});
+        cb(failure(okta::OutcomeKind::not_found));
+      }};
+  std::vector<std::string> got;
+  ExceptionSink sink{[&](const std::string& g, std::vector<std::string> ids, std::vector<std::string> logins) {
+                       got.push_back("group " + g + " " + ids.at(0) + " " + logins.at(0));
+                     },
+                     [&](const std::string& login, std::string id) { got.push_back("login " + login + " -> " + id); },
+                     [&](const std::string& id, std::string login) { got.push_back("user " + id + " -> " + login); }};
+  std::vector<std::string> logged;
+  resolve_exceptions(
+      {{"00gGOOD", "00gDOWN"}, {"00uOWNER", "00uGONE", "00uBUSY"}, {"break@example.com", "x@y"}}, lookups, sink,
+      [&](LogLevel level, std::string message) { logged.push_back(std::string(to_string(level)) + " " + message); });
+  EXPECT_EQ(got,
+            (std::vector<std::string>{"group 00gGOOD 00uA A@example.com", "user 00uOWNER -> owner@example.com",
+                                      "user 00uGONE -> ", "login break@example.com -> 00uBREAK", "login x@y -> "}));
+  ASSERT_EQ(logged.size(), 4u);
+  EXPECT_EQ(logged[0].rfind("error exception group 00gDOWN", 0), 0u) << logged[0];
+  EXPECT_EQ(logged[1].rfind("warn exception user 00uGONE", 0), 0u) << logged[1];
+  EXPECT_EQ(logged[2].rfind("error exception user 00uBUSY", 0), 0u) << logged[2];
+  EXPECT_EQ(logged[3].rfind("warn exception login x@y", 0), 0u) << logged[3];
 }
 
 TEST(Guard, DryRunGlobalPerDetectionPerResponse) {

@@ -208,6 +208,24 @@ TEST_F(LookupsTest, UserGroupsFromRecording) {
   EXPECT_EQ((**got)[1].id, "00gqrkqjqdg2c9XZT5d7");
 }
 
+TEST_F(LookupsTest, GroupMembersFromRecording) {
+  sender_.push(to_response(find_exchange(all_, "GET", "/api/v1/groups/00gsf7bj3rH2d9PvL4x6/users", 200)));
+  std::optional<okta::LookupResult<std::vector<okta::OktaUser>>> got;
+  lookups_.list_group_members("00gsf7bj3rH2d9PvL4x6", [&](auto r) { got.emplace(std::move(r)); });
+  ASSERT_TRUE(got && *got);
+  ASSERT_EQ((*got)->size(), 1u);
+  EXPECT_EQ((**got)[0].id, "00usfbpcapvcITLwi4x6");
+  EXPECT_EQ((**got)[0].login, "John.Doe-Activate@example.com");
+  EXPECT_EQ(sender_.requests[0].target, "/api/v1/groups/00gsf7bj3rH2d9PvL4x6/users?limit=200");
+
+  // Not an Okta id: refused before anything is sent.
+  got.reset();
+  lookups_.list_group_members("../users/00u1", [&](auto r) { got.emplace(std::move(r)); });
+  ASSERT_TRUE(got && !*got);
+  EXPECT_EQ(got->error().kind, OutcomeKind::invalid);
+  EXPECT_EQ(sender_.requests.size(), 1u);
+}
+
 TEST_F(LookupsTest, GroupByNameNeedsAnExactMatch) {
   const auto& recorded = find_exchange(all_, "GET", "/api/v1/groups?q=Group-Target-Test", 200);
   sender_.push(to_response(recorded));

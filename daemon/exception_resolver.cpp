@@ -1,0 +1,64 @@
+#include "daemon/exception_resolver.h"
+
+#include <fmt/format.h>
+
+namespace og::daemon {
+namespace {
+
+// Not found, or a name Okta could not hold (not an Okta id, a login that cannot be searched for):
+// asking again will not change the answer.
+bool no_such_user(const okta::Failure& f) {
+  return f.kind == okta::OutcomeKind::not_found || f.kind == okta::OutcomeKind::invalid;
+}
+
+}  // namespace
+
+void resolve_exceptions(const ExceptionTargets& targets, const ExceptionLookups& lookups, const ExceptionSink& sink,
+                        const ExceptionLogFn& log) {
+  for (const std::string& group : targets.groups) {
+    lookups.group_members(group, [group, sink, log](okta::LookupResult<std::vector<okta::OktaUser>> r) {
+      if (!r) {
+        log(LogLevel::error,
+            fmt::format("exception group {}: members not resolved ({}); actions for users it might hold wait", group,
+                        okta::describe(r.error())));
+        return;
+      }
+      std::vector<std::string> ids, logins;
+      for (const okta::OktaUser& u : *r) {
+        ids.push_back(u.id);
+        if (!u.login.empty()) logins.push_back(u.login);
+      }
+      sink.group_members(group, std::move(ids), std::move(logins));
+    });
+  }
+  for (const std::string& user : targets.users) {
+    lookups.user_by_id(user, [user, sink, log](okta::LookupResult<okta::OktaUser> r) {
+      if (!r && no_such_user(r.error())) {
+        log(LogLevel::warn, fmt::format("exception user {}: Okta has no such user ({}); the entry protects nobody",
+                                        user, okta::describe(r.error())));
+        sink.user_login(user, "");
+      } else if (!r) {
+        log(LogLevel::error, fmt::format("exception user {}: login not resolved ({}); actions naming a login wait",
+                                         user, okta::describe(r.error())));
+      } else {
+        sink.user_login(user, r->login);
+      }
+    });
+  }
+  for (const std::string& login : targets.logins) {
+    lookups.user_by_login(login, [login, sink, log](okta::LookupResult<okta::OktaUser> r) {
+      if (!r && no_such_user(r.error())) {
+        log(LogLevel::warn, fmt::format("exception login {}: Okta has no such user ({}); the entry protects nobody",
+                                        login, okta::describe(r.error())));
+        sink.login_owner(login, "");
+      } else if (!r) {
+        log(LogLevel::error, fmt::format("exception login {}: user not resolved ({}); actions naming an id wait", login,
+                                         okta::describe(r.error())));
+      } else {
+        sink.login_owner(login, r->id);
+      }
+    });
+  }
+}
+
+}  // namespace og::daemon
