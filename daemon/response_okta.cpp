@@ -360,7 +360,7 @@ void OktaActionExecutor::resolve_user(std::shared_ptr<Job> job) {
 }
 
 void OktaActionExecutor::resolve_group(std::shared_ptr<Job> job) {
-  if (job->plan.group_name.empty()) return send(std::move(job));
+  if (job->plan.group_name.empty()) return check_membership(std::move(job));
   std::string name = job->plan.group_name;
   client_.identity().resolve_group(name, [this, job, name](okta::LookupResult<okta::OktaGroup> r) mutable {
     if (!r) {
@@ -376,6 +376,34 @@ void OktaActionExecutor::resolve_group(std::shared_ptr<Job> job) {
     }
     if (auto* add = std::get_if<okta::Action::AddToGroup>(&job->plan.action.params)) add->group_id = r->id;
     if (auto* rm = std::get_if<okta::Action::RemoveFromGroup>(&job->plan.action.params)) rm->group_id = r->id;
+    check_membership(std::move(job));
+  });
+}
+
+// Okta answers 204 to adding a member again, so the answer cannot tell whether oktaguard made the
+// membership; a ttl would then remove one it did not make (a user permanently in the group). Read
+// the user's groups first: already a member is already_in_state, which is never reverted.
+void OktaActionExecutor::check_membership(std::shared_ptr<Job> job) {
+  const auto* add = std::get_if<okta::Action::AddToGroup>(&job->plan.action.params);
+  if (!add || okta::validate(job->plan.action)) return send(std::move(job));
+  std::string group_id = add->group_id;
+  std::string user_id = job->plan.action.user_id;
+  client_.list_user_groups(user_id, [this, job, group_id](okta::LookupResult<std::vector<okta::OktaGroup>> r) mutable {
+    if (!r) {
+      auto done = std::move(job->done);
+      done(from_failure(r.error(), fmt::format("add_to_group not sent: reading the user's groups failed: {}",
+                                               okta::describe(r.error()))));
+      return;
+    }
+    for (const okta::OktaGroup& g : *r) {
+      if (g.id != group_id) continue;
+      ExecutionResult already;
+      already.outcome = Outcome::already_in_state;
+      already.summary = fmt::format("add_to_group not sent: the user is already a member of group {}", group_id);
+      auto done = std::move(job->done);
+      done(std::move(already));
+      return;
+    }
     send(std::move(job));
   });
 }

@@ -52,6 +52,7 @@ class OktaActionExecutor final : public ActionExecutor {
   struct Job;
   void resolve_user(std::shared_ptr<Job> job);
   void resolve_group(std::shared_ptr<Job> job);
+  void check_membership(std::shared_ptr<Job> job);
   void send(std::shared_ptr<Job> job);
 
   boost::asio::io_context& io_;

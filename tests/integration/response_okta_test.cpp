@@ -262,6 +262,40 @@ TEST_F(ResponseOkta, DecisionSequenceReachesOktaExactlyOnceInOrder) {
   EXPECT_EQ(requests["unsuspend"], "POST /api/v1/users/00uttidj01jqL21aM1d6/lifecycle/unsuspend");
 }
 
+// Okta answers 204 to adding a user to a group they are already in: a step-up with a ttl must not
+// take away, when it ends, a membership oktaguard did not make. John is in "Engineering (AD)" in the
+// seed; the same step-up to a group he is not in is sent, and removed at its ttl.
+TEST_F(ResponseOkta, AddingAMemberIsAlreadyInStateAndItsTtlRemovesNothing) {
+  const C::UserRef john{kJohn, C::IdentityKind::okta_id};
+  const C::EventTime t0{std::chrono::milliseconds(1'700'000'000'000)};
+  auto member = decision("stepup_member", john, C::ActionKind::add_to_group, 0, t0);
+  member.group = "00gAdEngineeringApp1";
+  member.group_is_id = true;
+  member.ttl = 2s;
+  auto fresh = decision("stepup_fresh", john, C::ActionKind::add_to_group, 0, t0);
+  fresh.group = kStepUp;
+  fresh.group_is_id = true;
+  fresh.ttl = 2s;
+  feed({member, fresh});
+  clock_.advance(3s);
+  ASSERT_TRUE(engine_->run_until_idle(20s));
+
+  const auto w = writes();
+  ASSERT_EQ(w.size(), 2u) << log_;
+  EXPECT_EQ(w[0].method + " " + w[0].path, std::string("PUT /api/v1/groups/") + kStepUp + "/users/" + kJohn);
+  EXPECT_EQ(w[1].method + " " + w[1].path, std::string("DELETE /api/v1/groups/") + kStepUp + "/users/" + kJohn);
+  Json s = state();
+  const Json* u = user_state(s, kJohn);
+  ASSERT_TRUE(u);
+  bool engineering = false;
+  for (const auto& g : u->find("groups")->as_array())
+    engineering |= g.as_string() == "00gAdEngineeringApp1";
+  EXPECT_TRUE(engineering) << "the membership oktaguard did not make was taken away";
+  const auto st = engine_->stats();
+  EXPECT_EQ(st.already_in_state, 1u);
+  EXPECT_EQ(st.reverts_started, 1u);
+}
+
 TEST_F(ResponseOkta, LoginIsResolvedAndTheTempPasswordNeverReachesTheStateDir) {
   const C::EventTime t0(std::chrono::milliseconds(1'715'000'100'000));
   auto expire = decision("compromised_password", {"Jack.Naglieri@runpanther.io", C::IdentityKind::login},
