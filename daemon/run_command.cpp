@@ -259,6 +259,20 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
           auth = *created;
         }
         okta::ClientConfig cc;
+        // Rate-limit waits, authentication failures, retries and re-reads: what an operator asks
+        // about when a write-back is late. The client's lines carry no secrets; the logger scrubs the
+        // token anyway.
+        okta::LogSink okta_log = [&log](okta::LogLevel level, std::string_view line) {
+          LogLevel l = level == okta::LogLevel::debug     ? LogLevel::debug
+                       : level == okta::LogLevel::info    ? LogLevel::info
+                       : level == okta::LogLevel::warning ? LogLevel::warn
+                                                          : LogLevel::error;
+          log.log(l, "okta", line);
+        };
+        cc.transport.log = okta_log;
+        cc.actions.log = okta_log;
+        cc.lookups.log = okta_log;
+        cc.identity.log = okta_log;
         cc.transport.org_url = config.okta.org_url;
         cc.transport.max_connections = static_cast<std::size_t>(config.okta.max_connections);
         cc.transport.connect_timeout = config.okta.connect_timeout;

@@ -523,6 +523,10 @@ TEST_F(DaemonE2E, AttacksGetExactlyTheirWriteBacksAndBadMessagesAreDeadLettered)
   bool arrived = wait_writes(expected, seconds(30));
   auto all = emulator_writes(*emulator_);
   EXPECT_TRUE(arrived) << "write-backs so far:\n" << dump(all) << daemon->output();
+  // The Okta client's own lines reach the daemon's log: one per write-back, with its outcome.
+  EXPECT_NE(daemon->output().find(R"("component":"okta")"), std::string::npos) << daemon->output();
+  EXPECT_NE(daemon->output().find("okta suspend user " + std::string(kEdrVictim.id) + ": success"), std::string::npos)
+      << daemon->output();
 
   // /metrics while running (the audit lines behind the action counters trail the requests a little).
   std::vector<std::pair<std::string, double>> counters{
