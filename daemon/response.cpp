@@ -537,7 +537,9 @@ bool ResponseEngine::process_results(std::int64_t now) {
       case Outcome::transient:
       case Outcome::unknown:
         if (result.outcome == Outcome::unknown) r.possibly_sent = true;
-        if (r.attempts < config_.max_attempts) {
+        // A revert does not give up: a user left suspended (or in a step-up group) because Okta
+        // was out of reach for a minute is worse than a retry every couple of minutes.
+        if (r.attempts < config_.max_attempts || r.revert_of) {
           auto backoff = config_.retry_base.count() << std::min(r.attempts - 1, 6);
           r.next_attempt_ms = now + backoff;
           transition(r, ActionState::decided,
@@ -572,6 +574,22 @@ std::string ResponseEngine::start_revert(ActionRecord& a, std::int64_t now, bool
   ActionRecord r;
   r.idem_key = inv->idempotency_key();
   if (auto existing = journal_->find_by_key(r.idem_key)) {
+    // A revert that ended failed (refused, or an older journal's retries ran out) is tried again,
+    // under its own key: asked again, it must not answer "already journaled" and do nothing.
+    if (auto row = journal_->get(*existing); row && row->state == ActionState::failed) {
+      row->attempts = 0;
+      row->next_attempt_ms = 0;
+      row->reason = manual ? std::string(kManualRevert) : std::string();
+      transition(*row, ActionState::decided,
+                 fmt::format("{} revert of #{}: trying the failed revert again", manual ? "manual" : "scheduled", a.id),
+                 now);
+      a.revert_state = RevertState::started;
+      a.revert_action_id = *existing;
+      note(a, fmt::format("revert #{} tried again", *existing), now);
+      std::lock_guard lock(stats_mu_);
+      ++stats_.reverts_started;
+      return fmt::format("revert #{} started again", *existing);
+    }
     a.revert_state = RevertState::started;
     a.revert_action_id = *existing;
     note(a, fmt::format("revert #{} already journaled", *existing), now);
@@ -701,6 +719,19 @@ bool ResponseEngine::dispatch(std::int64_t now) {
         users_waiting.insert(r.action.user_id);
         changed = true;
         continue;
+      }
+      // Dry-run may have been turned on (a restart) since this action was decided, while it waited
+      // for a retry, an exception group or the previous step: it is not sent now either. One that
+      // may have reached Okta before the restart is left to complete, so its effect stays tracked.
+      if (!r.possibly_sent) {
+        auto verdict = evaluate_guard(config_.guard, ExceptionList{}, r.action, from_ms(now));
+        if (verdict.kind == GuardVerdict::Kind::skip) {
+          r.reason = verdict.reason;
+          transition(r, ActionState::skipped, verdict.reason, now);
+          ++delta.skipped;
+          changed = true;
+          continue;
+        }
       }
     }
     if (kill_switch_) {

@@ -517,6 +517,71 @@ TEST_F(ResponseEngineTest, TransientOutcomesRetryWithBackoffThenFail) {
   EXPECT_NE(r.reason.find("gave up after 3"), std::string::npos);
 }
 
+// An auto-revert outlasts an Okta outage (it does not give up like a first action), and one Okta
+// refused outright can be asked for again by the operator.
+TEST_F(ResponseEngineTest, RevertsOutlastAnOutageAndAFailedOneCanBeAskedForAgain) {
+  config_.max_attempts = 3;
+  open();
+  auto a = submit(one(action(ActionKind::suspend, "00u1", "inc-1", 60s)));
+  EXPECT_TRUE(okta_.user("00u1").suspended);
+  okta_.force("00u1", Outcome::transient, 8);  // out of reach for the revert's first 8 attempts
+  clock_.advance(61s);
+  engine_->run_until_idle(5s);
+  for (int i = 0; i < 4; ++i) {
+    clock_.advance(60s);
+    engine_->run_until_idle(5s);
+  }
+  EXPECT_TRUE(okta_.user("00u1").suspended);
+  auto parent = row(a.action_ids[0]);
+  ASSERT_EQ(parent.revert_state, RevertState::started);
+  auto revert = row(parent.revert_action_id);
+  EXPECT_EQ(revert.state, ActionState::decided) << revert.reason;
+  EXPECT_GT(revert.attempts, 3);
+  for (int i = 0; i < 6; ++i) {
+    clock_.advance(60s);
+    engine_->run_until_idle(5s);
+  }
+  EXPECT_FALSE(okta_.user("00u1").suspended);
+  EXPECT_EQ(row(a.action_ids[0]).state, ActionState::reverted);
+
+  auto b = submit(one(action(ActionKind::suspend, "00u2", "inc-2", 60s)));
+  okta_.force("00u2", Outcome::forbidden, 1);
+  clock_.advance(61s);
+  engine_->run_until_idle(5s);
+  EXPECT_TRUE(okta_.user("00u2").suspended);
+  parent = row(b.action_ids[0]);
+  EXPECT_EQ(parent.revert_state, RevertState::cancelled);
+  EXPECT_EQ(row(parent.revert_action_id).state, ActionState::failed);
+  engine_.reset();
+  std::string out;
+  ASSERT_EQ(cli({"revert", std::to_string(b.action_ids[0])}, &out), 0) << out;  // queued for the next start
+  open();
+  engine_->run_until_idle(5s);
+  EXPECT_FALSE(okta_.user("00u2").suspended);
+  EXPECT_EQ(row(b.action_ids[0]).state, ActionState::reverted);
+  EXPECT_EQ(row(parent.revert_action_id).state, ActionState::done);  // the failed revert, tried again
+}
+
+// Turning dry-run on and restarting stops what waits to be sent too (here a retry), not only what
+// is decided from then on.
+TEST_F(ResponseEngineTest, DryRunTurnedOnStopsActionsStillWaitingToBeSent) {
+  open();
+  okta_.force("00u1", Outcome::transient, 1);
+  auto a = submit(one(action(ActionKind::suspend, "00u1", "inc-1")));
+  ASSERT_EQ(row(a.action_ids[0]).state, ActionState::decided);  // waiting for its retry
+  EXPECT_EQ(okta_.call_count(), 1u);
+  engine_.reset();
+  config_.guard.dry_run = true;
+  open();
+  clock_.advance(10s);
+  engine_->run_until_idle(5s);
+  auto r = row(a.action_ids[0]);
+  EXPECT_EQ(r.state, ActionState::skipped);
+  EXPECT_EQ(r.reason, "dry_run: global");
+  EXPECT_EQ(okta_.call_count(), 1u);
+  EXPECT_FALSE(okta_.user("00u1").suspended);
+}
+
 TEST_F(ResponseEngineTest, OperatorCliListShowRevert) {
   open();
   auto a = submit(one(action(ActionKind::suspend, "00u1", "inc-1", 86400s)));
