@@ -485,8 +485,11 @@ bool ResponseEngine::process_results(std::int64_t now) {
     return false;
   }
   EngineStats delta;
+  // Restored when the commit fails: the rows are still `sending`, and the answers, not journaled,
+  // must be processed again rather than lost (the user's later actions wait behind those rows).
+  std::map<std::int64_t, std::string> taken;
   for (auto& [id, result] : batch) {
-    in_flight_.erase(id);
+    if (auto it = in_flight_.find(id); it != in_flight_.end()) taken.insert(in_flight_.extract(it));
     auto rec = journal_->get(id);
     if (!rec) {
       wipe(result.secret);
@@ -554,7 +557,14 @@ bool ResponseEngine::process_results(std::int64_t now) {
         break;
     }
   }
-  if (commit_or_rollback("results")) flush_audit();
+  if (!commit_or_rollback("results")) {
+    in_flight_.merge(taken);
+    std::lock_guard lock(inbox_->mu);
+    for (auto it = batch.rbegin(); it != batch.rend(); ++it)
+      inbox_->results.push_front(std::move(*it));
+    return false;
+  }
+  flush_audit();
   std::lock_guard lock(stats_mu_);
   stats_.done += delta.done;
   stats_.already_in_state += delta.already_in_state;
