@@ -42,6 +42,8 @@ std::string response_key_for(const Response& response) {
 }
 
 constexpr std::string_view kManualRevert = "manual revert";
+// How long answers the journal could not record wait before they are tried again.
+constexpr std::chrono::milliseconds kUnjournaledRetry{1000};
 
 }  // namespace
 
@@ -473,15 +475,21 @@ void ResponseEngine::on_effective(ActionRecord& r, std::int64_t now) {
 
 bool ResponseEngine::process_results(std::int64_t now) {
   std::deque<std::pair<std::int64_t, ExecutionResult>> batch;
+  if (!unjournaled_results_.empty() && now >= unjournaled_retry_ms_) batch.swap(unjournaled_results_);
   {
     std::lock_guard lock(inbox_->mu);
-    if (inbox_->results.empty()) return false;
-    batch.swap(inbox_->results);
+    std::move(inbox_->results.begin(), inbox_->results.end(), std::back_inserter(batch));
+    inbox_->results.clear();
   }
+  if (batch.empty()) return false;
+  // The journal refused them (a full disk, a read-only state directory): kept here, out of the inbox
+  // the thread waits on, and tried again after a pause rather than in a loop that logs each failure.
+  auto keep_for_later = [&] {
+    std::move(batch.begin(), batch.end(), std::back_inserter(unjournaled_results_));
+    unjournaled_retry_ms_ = now + kUnjournaledRetry.count();
+  };
   if (!journal_->begin()) {
-    std::lock_guard lock(inbox_->mu);
-    for (auto& item : batch)
-      inbox_->results.push_back(std::move(item));
+    keep_for_later();
     return false;
   }
   EngineStats delta;
@@ -559,9 +567,7 @@ bool ResponseEngine::process_results(std::int64_t now) {
   }
   if (!commit_or_rollback("results")) {
     in_flight_.merge(taken);
-    std::lock_guard lock(inbox_->mu);
-    for (auto it = batch.rbegin(); it != batch.rend(); ++it)
-      inbox_->results.push_front(std::move(*it));
+    keep_for_later();
     return false;
   }
   flush_audit();

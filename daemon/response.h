@@ -165,6 +165,9 @@ class ResponseEngine {
   std::vector<std::string> pending_audit_;  // written after the transaction commits
 
   std::map<std::int64_t, std::string> in_flight_;  // action id -> user id
+  // Okta's answers whose journal transaction failed, and when to try them again (engine thread only).
+  std::deque<std::pair<std::int64_t, ExecutionResult>> unjournaled_results_;
+  std::int64_t unjournaled_retry_ms_ = 0;
   bool kill_switch_ = false;
   std::int64_t last_command_poll_ms_ = -1;
   std::int64_t last_prune_ms_ = 0;

@@ -312,11 +312,12 @@ ExecutionResult from_failure(const okta::Failure& f, std::string summary) {
 struct OktaActionExecutor::Job {
   OktaActionPlan plan;
   std::function<void(ExecutionResult)> done;
+  bool earlier_attempt = false;  // an earlier attempt of this action may have reached Okta
 };
 
 OktaActionExecutor::OktaActionExecutor(boost::asio::io_context& io, okta::Client& client) : io_(io), client_(client) {}
 
-void OktaActionExecutor::execute(const PlannedAction& action, const Attempt& /*attempt*/,
+void OktaActionExecutor::execute(const PlannedAction& action, const Attempt& attempt,
                                  std::function<void(ExecutionResult)> done) {
   // possibly_sent needs nothing extra here: ActionRunner re-reads the user on ambiguous refusals and
   // the engine counts "already in state" after a resumed send as ours.
@@ -335,7 +336,8 @@ void OktaActionExecutor::execute(const PlannedAction& action, const Attempt& /*a
     done(std::move(r));
     return;
   }
-  auto job = std::make_shared<Job>(Job{std::move(*plan), std::move(done)});
+  auto job =
+      std::make_shared<Job>(Job{std::move(*plan), std::move(done), attempt.attempt > 1 || attempt.possibly_sent});
   boost::asio::post(io_, [this, job]() mutable { resolve_user(std::move(job)); });
 }
 
@@ -398,8 +400,14 @@ void OktaActionExecutor::check_membership(std::shared_ptr<Job> job) {
     for (const okta::OktaGroup& g : *r) {
       if (g.id != group_id) continue;
       ExecutionResult already;
-      already.outcome = Outcome::already_in_state;
-      already.summary = fmt::format("add_to_group not sent: the user is already a member of group {}", group_id);
+      // After an attempt that may have added the user (a timeout or 5xx once the PUT was out), the
+      // membership is taken as that attempt's: this action's, whose ttl removes it.
+      already.outcome = job->earlier_attempt ? Outcome::success : Outcome::already_in_state;
+      already.summary =
+          job->earlier_attempt
+              ? fmt::format("add_to_group not sent again: the user is a member of group {} after an earlier attempt",
+                            group_id)
+              : fmt::format("add_to_group not sent: the user is already a member of group {}", group_id);
       auto done = std::move(job->done);
       done(std::move(already));
       return;

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -294,6 +295,22 @@ TEST_F(ResponseOkta, AddingAMemberIsAlreadyInStateAndItsTtlRemovesNothing) {
   const auto st = engine_->stats();
   EXPECT_EQ(st.already_in_state, 1u);
   EXPECT_EQ(st.reverts_started, 1u);
+
+  // A retry after an attempt that may have added the user (a 5xx once the PUT was out) finds them a
+  // member: that is this action's membership, which its ttl removes, not one found before it.
+  daemon::PlannedAction add;
+  add.kind = daemon::ActionKind::add_to_group;
+  add.user_id = kJohn;
+  add.params.emplace("group", "00gAdEngineeringApp1");
+  auto run = [&](int attempt) {
+    std::promise<daemon::ExecutionResult> got;
+    executor_->execute(add, {1, "k", attempt, false}, [&](daemon::ExecutionResult r) { got.set_value(std::move(r)); });
+    return got.get_future().get();
+  };
+  EXPECT_EQ(run(1).outcome, daemon::Outcome::already_in_state);
+  auto retried = run(2);
+  EXPECT_EQ(retried.outcome, daemon::Outcome::success) << retried.summary;
+  EXPECT_EQ(writes().size(), 2u);  // neither sent a PUT
 }
 
 TEST_F(ResponseOkta, LoginIsResolvedAndTheTempPasswordNeverReachesTheStateDir) {
