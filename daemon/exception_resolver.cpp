@@ -11,6 +11,13 @@ bool no_such_user(const okta::Failure& f) {
   return f.kind == okta::OutcomeKind::not_found || f.kind == okta::OutcomeKind::invalid;
 }
 
+std::vector<std::string> names_of(const okta::OktaUser& u) {
+  std::vector<std::string> out;
+  if (!u.login.empty()) out.push_back(u.login);
+  if (!u.email.empty()) out.push_back(u.email);
+  return out;
+}
+
 }  // namespace
 
 void resolve_exceptions(const ExceptionTargets& targets, const ExceptionLookups& lookups, const ExceptionSink& sink,
@@ -23,12 +30,13 @@ void resolve_exceptions(const ExceptionTargets& targets, const ExceptionLookups&
                         okta::describe(r.error())));
         return;
       }
-      std::vector<std::string> ids, logins;
+      std::vector<std::string> ids, names;
       for (const okta::OktaUser& u : *r) {
         ids.push_back(u.id);
-        if (!u.login.empty()) logins.push_back(u.login);
+        for (const std::string& n : names_of(u))
+          names.push_back(n);
       }
-      sink.group_members(group, std::move(ids), std::move(logins));
+      sink.group_members(group, std::move(ids), std::move(names));
     });
   }
   for (const std::string& user : targets.users) {
@@ -36,12 +44,13 @@ void resolve_exceptions(const ExceptionTargets& targets, const ExceptionLookups&
       if (!r && no_such_user(r.error())) {
         log(LogLevel::warn, fmt::format("exception user {}: Okta has no such user ({}); the entry protects nobody",
                                         user, okta::describe(r.error())));
-        sink.user_login(user, "");
+        sink.user_names(user, {});
       } else if (!r) {
-        log(LogLevel::error, fmt::format("exception user {}: login not resolved ({}); actions naming a login wait",
-                                         user, okta::describe(r.error())));
+        log(LogLevel::error,
+            fmt::format("exception user {}: login and email not resolved ({}); actions naming a login or email wait",
+                        user, okta::describe(r.error())));
       } else {
-        sink.user_login(user, r->login);
+        sink.user_names(user, names_of(*r));
       }
     });
   }
@@ -50,12 +59,13 @@ void resolve_exceptions(const ExceptionTargets& targets, const ExceptionLookups&
       if (!r && no_such_user(r.error())) {
         log(LogLevel::warn, fmt::format("exception login {}: Okta has no such user ({}); the entry protects nobody",
                                         login, okta::describe(r.error())));
-        sink.login_owner(login, "");
+        sink.login_owner(login, "", {});
       } else if (!r) {
-        log(LogLevel::error, fmt::format("exception login {}: user not resolved ({}); actions naming an id wait", login,
-                                         okta::describe(r.error())));
+        log(LogLevel::error,
+            fmt::format("exception login {}: user not resolved ({}); actions naming an id or email wait", login,
+                        okta::describe(r.error())));
       } else {
-        sink.login_owner(login, r->id);
+        sink.login_owner(login, r->id, names_of(*r));
       }
     });
   }

@@ -1,9 +1,10 @@
 #pragma once
 
-// Resolves what the response exceptions name through Okta: the members of excepted groups (ids and
-// logins), the login of each excepted user id and the user id of each excepted login. An action
-// names its user by Okta id (System Log detections) or by login (an alert whose user was not
-// resolved yet); with both names known, an exception holds whichever the action carries.
+// Resolves what the response exceptions name through Okta: the members of excepted groups (ids,
+// logins and emails), the login and email of each excepted user id, and the user id and email of
+// each excepted login. An action names its user by Okta id (System Log detections) or by login or
+// email (an alert whose user was not resolved yet); with every name known, an exception holds
+// whichever the action carries.
 // The daemon runs it at start, after each reload and every few minutes (docs/response.md).
 
 #include <functional>
@@ -30,10 +31,11 @@ struct ExceptionLookups {
 
 // Where results go (the ResponseEngine's setters), called from the lookups' callbacks.
 struct ExceptionSink {
-  std::function<void(const std::string& group_id, std::vector<std::string> user_ids, std::vector<std::string> logins)>
+  // `names`: logins and emails. An empty id or no names: Okta has no such user.
+  std::function<void(const std::string& group_id, std::vector<std::string> user_ids, std::vector<std::string> names)>
       group_members;
-  std::function<void(const std::string& login, std::string user_id)> login_owner;  // "": no such user
-  std::function<void(const std::string& user_id, std::string login)> user_login;   // "": no such user
+  std::function<void(const std::string& login, std::string user_id, std::vector<std::string> names)> login_owner;
+  std::function<void(const std::string& user_id, std::vector<std::string> names)> user_names;
 };
 
 using ExceptionLogFn = std::function<void(LogLevel, std::string message)>;

@@ -24,22 +24,33 @@ void ExceptionList::add(ExceptionEntry entry) {
   entries_.push_back(std::move(entry));
 }
 
+namespace {
+
+std::set<std::string> lowered(const std::vector<std::string>& names) {
+  std::set<std::string> out;
+  for (const std::string& n : names)
+    if (!n.empty()) out.insert(lower(n));
+  return out;
+}
+
+}  // namespace
+
 void ExceptionList::set_group_members(const std::string& group_id, std::vector<std::string> user_ids,
-                                      TimePoint refreshed, const std::vector<std::string>& logins) {
+                                      TimePoint refreshed, const std::vector<std::string>& names) {
   auto& g = groups_[group_id];
   g.members = std::set<std::string>(user_ids.begin(), user_ids.end());
-  g.member_logins.clear();
-  for (const std::string& l : logins)
-    if (!l.empty()) g.member_logins.insert(lower(l));
+  g.member_names = lowered(names);
   g.refreshed = refreshed;
 }
 
-void ExceptionList::set_login_owner(const std::string& login, std::string user_id, TimePoint refreshed) {
-  login_owners_[lower(login)] = OtherName{std::move(user_id), refreshed};
+void ExceptionList::set_login_owner(const std::string& login, std::string user_id, TimePoint refreshed,
+                                    const std::vector<std::string>& names) {
+  login_owners_[lower(login)] = Resolved{std::move(user_id), lowered(names), refreshed};
 }
 
-void ExceptionList::set_user_login(const std::string& user_id, const std::string& login, TimePoint refreshed) {
-  user_logins_[user_id] = OtherName{lower(login), refreshed};
+void ExceptionList::set_user_names(const std::string& user_id, const std::vector<std::string>& names,
+                                   TimePoint refreshed) {
+  user_names_[user_id] = Resolved{"", lowered(names), refreshed};
 }
 
 std::vector<std::string> ExceptionList::users() const {
@@ -66,8 +77,8 @@ void ExceptionList::keep_resolved(const ExceptionList& older) {
       if (auto it = older.login_owners_.find(e.value); it != older.login_owners_.end())
         login_owners_.try_emplace(e.value, it->second);
     } else if (e.type == ExceptionEntry::Type::user) {
-      if (auto it = older.user_logins_.find(e.value); it != older.user_logins_.end())
-        user_logins_.try_emplace(e.value, it->second);
+      if (auto it = older.user_names_.find(e.value); it != older.user_names_.end())
+        user_names_.try_emplace(e.value, it->second);
     }
   }
 }
@@ -86,7 +97,8 @@ std::optional<TimePoint> ExceptionList::refreshed(const std::string& group_id) c
 
 ExceptionList::Match ExceptionList::check(const std::string& user_id, const std::string& login, TimePoint now) const {
   std::string login_lc = lower(login);
-  // An action whose user is named only by a login (an alert not resolved yet) carries it as its id.
+  // An action whose user is named only by a login or email (an alert not resolved yet) carries it as
+  // its id.
   const bool id_is_login = !login.empty() && user_id == login;
   std::string unresolved;
   for (const auto& e : entries_) {
@@ -96,23 +108,26 @@ ExceptionList::Match ExceptionList::check(const std::string& user_id, const std:
       case ExceptionEntry::Type::user: {
         if (e.value == user_id) return {Match::Kind::excepted, "exception: user " + e.value + note};
         if (!id_is_login) break;  // an Okta id against an Okta id: the comparison decided
-        auto it = user_logins_.find(e.value);
-        if (it == user_logins_.end()) {
-          unresolved = "login of user " + e.value;
-        } else if (!it->second.value.empty() && it->second.value == login_lc) {
-          return {Match::Kind::excepted, "exception: user " + e.value + " (login " + login_lc + ")" + note};
+        auto it = user_names_.find(e.value);
+        if (it == user_names_.end()) {
+          unresolved = "names of user " + e.value;
+        } else if (it->second.names.contains(login_lc)) {
+          return {Match::Kind::excepted, "exception: user " + e.value + " (" + login_lc + ")" + note};
         }
         break;
       }
       case ExceptionEntry::Type::login: {
         if (!login_lc.empty() && e.value == login_lc)
           return {Match::Kind::excepted, "exception: login " + e.value + note};
-        if (!login_lc.empty()) break;  // a login against a login: the comparison decided
         auto it = login_owners_.find(e.value);
         if (it == login_owners_.end()) {
-          unresolved = "user of login " + e.value;
-        } else if (!it->second.value.empty() && it->second.value == user_id) {
+          // An action carrying an Okta id and a login was decided by the login; one carrying only
+          // an id, or only a name (which may be the user's email), needs the login's owner.
+          if (login_lc.empty() || id_is_login) unresolved = "user of login " + e.value;
+        } else if (!id_is_login && !it->second.user_id.empty() && it->second.user_id == user_id) {
           return {Match::Kind::excepted, "exception: login " + e.value + " (user " + user_id + ")" + note};
+        } else if (id_is_login && it->second.names.contains(login_lc)) {
+          return {Match::Kind::excepted, "exception: login " + e.value + " (" + login_lc + ")" + note};
         }
         break;
       }
@@ -121,7 +136,7 @@ ExceptionList::Match ExceptionList::check(const std::string& user_id, const std:
         if (it == groups_.end() || !it->second.refreshed) {
           unresolved = "members of group " + e.value;
         } else if (it->second.members.contains(user_id) ||
-                   (!login_lc.empty() && it->second.member_logins.contains(login_lc))) {
+                   (!login_lc.empty() && it->second.member_names.contains(login_lc))) {
           return {Match::Kind::excepted, "exception: member of group " + e.value + note};
         }
         break;

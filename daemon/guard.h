@@ -29,18 +29,21 @@ class ExceptionList {
   void add(ExceptionEntry entry);
   // Group exceptions are resolved through the API by the daemon and refreshed; until a group's
   // members are known, actions wait (stay decided) rather than risk acting on a break-glass admin.
-  // `logins` (any case): the members' logins, for actions that name their user by login.
+  // `names` (any case): the members' logins and emails, for actions that name their user by one.
   void set_group_members(const std::string& group_id, std::vector<std::string> user_ids, TimePoint refreshed,
-                         const std::vector<std::string>& logins = {});
+                         const std::vector<std::string>& names = {});
   std::vector<std::string> groups() const;
   std::optional<TimePoint> refreshed(const std::string& group_id) const;
 
-  // An action names its user by Okta id (System Log detections) or by login (an alert whose user
-  // was not resolved yet), and an exception names one of the two: the daemon resolves the other
-  // through the API. Until an entry is resolved, an action it cannot be told apart from waits, as
-  // for groups. Empty `user_id` / `login`: Okta has no such user (resolved: nothing to match).
-  void set_login_owner(const std::string& login, std::string user_id, TimePoint refreshed);
-  void set_user_login(const std::string& user_id, const std::string& login, TimePoint refreshed);
+  // An action names its user by Okta id (System Log detections) or by login or email (an alert whose
+  // user was not resolved yet), and an exception names an id or a login: the daemon resolves the
+  // rest through the API. Until an entry is resolved, an action it cannot be told apart from waits,
+  // as for groups. Empty `user_id` / `names`: Okta has no such user (resolved: nothing to match).
+  // A login's owner: their Okta id and other names (email).
+  void set_login_owner(const std::string& login, std::string user_id, TimePoint refreshed,
+                       const std::vector<std::string>& names = {});
+  // A user id's names: login and email.
+  void set_user_names(const std::string& user_id, const std::vector<std::string>& names, TimePoint refreshed);
   std::vector<std::string> users() const;   // the user-id entries
   std::vector<std::string> logins() const;  // the login entries, lower-cased
   // Takes what `older` had resolved for the groups, users and logins this list names too, so a
@@ -56,17 +59,18 @@ class ExceptionList {
  private:
   struct Group {
     std::set<std::string> members;
-    std::set<std::string> member_logins;  // lower-cased
+    std::set<std::string> member_names;  // lower-cased logins and emails
     std::optional<TimePoint> refreshed;
   };
-  struct OtherName {
-    std::string value;  // the user id of a login entry; the lower-cased login of a user entry
+  struct Resolved {
+    std::string user_id;          // of a login entry
+    std::set<std::string> names;  // lower-cased logins and emails
     TimePoint refreshed{};
   };
   std::vector<ExceptionEntry> entries_;
   std::map<std::string, Group> groups_;
-  std::map<std::string, OtherName> login_owners_;  // login entry -> user id
-  std::map<std::string, OtherName> user_logins_;   // user entry -> login
+  std::map<std::string, Resolved> login_owners_;  // login entry -> its user
+  std::map<std::string, Resolved> user_names_;    // user entry -> its names
 };
 
 struct GuardConfig {

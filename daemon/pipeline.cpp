@@ -962,16 +962,16 @@ void Pipeline::set_exceptions(const std::vector<PipelineException>& exceptions) 
 }
 
 void Pipeline::set_group_members(const std::string& group_id, std::vector<std::string> user_ids,
-                                 const std::vector<std::string>& logins) {
-  if (impl_->responses) impl_->responses->set_group_members(group_id, std::move(user_ids), logins);
+                                 const std::vector<std::string>& names) {
+  if (impl_->responses) impl_->responses->set_group_members(group_id, std::move(user_ids), names);
 }
 
-void Pipeline::set_login_owner(const std::string& login, std::string user_id) {
-  if (impl_->responses) impl_->responses->set_login_owner(login, std::move(user_id));
+void Pipeline::set_login_owner(const std::string& login, std::string user_id, const std::vector<std::string>& names) {
+  if (impl_->responses) impl_->responses->set_login_owner(login, std::move(user_id), names);
 }
 
-void Pipeline::set_user_login(const std::string& user_id, const std::string& login) {
-  if (impl_->responses) impl_->responses->set_user_login(user_id, login);
+void Pipeline::set_user_names(const std::string& user_id, const std::vector<std::string>& names) {
+  if (impl_->responses) impl_->responses->set_user_names(user_id, names);
 }
 
 PipelineStats Pipeline::stats() const {

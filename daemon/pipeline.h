@@ -153,9 +153,9 @@ class Pipeline {
   // What the daemon resolved through Okta for those lists (see ExceptionList); not thread-safe
   // against stop(): call from the thread that stops the pipeline.
   void set_group_members(const std::string& group_id, std::vector<std::string> user_ids,
-                         const std::vector<std::string>& logins);
-  void set_login_owner(const std::string& login, std::string user_id);
-  void set_user_login(const std::string& user_id, const std::string& login);
+                         const std::vector<std::string>& names);
+  void set_login_owner(const std::string& login, std::string user_id, const std::vector<std::string>& names);
+  void set_user_names(const std::string& user_id, const std::vector<std::string>& names);
 
   PipelineStats stats() const;
   struct Impl;

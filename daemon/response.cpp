@@ -128,19 +128,20 @@ void ResponseEngine::set_exceptions(ExceptionList exceptions) {
 }
 
 void ResponseEngine::set_group_members(const std::string& group_id, std::vector<std::string> user_ids,
-                                       const std::vector<std::string>& logins) {
+                                       const std::vector<std::string>& names) {
   std::lock_guard lock(inbox_->mu);
-  inbox_->exceptions.set_group_members(group_id, std::move(user_ids), clock_.now(), logins);
+  inbox_->exceptions.set_group_members(group_id, std::move(user_ids), clock_.now(), names);
 }
 
-void ResponseEngine::set_login_owner(const std::string& login, std::string user_id) {
+void ResponseEngine::set_login_owner(const std::string& login, std::string user_id,
+                                     const std::vector<std::string>& names) {
   std::lock_guard lock(inbox_->mu);
-  inbox_->exceptions.set_login_owner(login, std::move(user_id), clock_.now());
+  inbox_->exceptions.set_login_owner(login, std::move(user_id), clock_.now(), names);
 }
 
-void ResponseEngine::set_user_login(const std::string& user_id, const std::string& login) {
+void ResponseEngine::set_user_names(const std::string& user_id, const std::vector<std::string>& names) {
   std::lock_guard lock(inbox_->mu);
-  inbox_->exceptions.set_user_login(user_id, login, clock_.now());
+  inbox_->exceptions.set_user_names(user_id, names, clock_.now());
 }
 
 void ResponseEngine::set_kill_switch(bool on) {

@@ -106,11 +106,11 @@ class ResponseEngine {
   // Thread-safe.
   void submit(Response response, Journaled journaled);
   void set_exceptions(ExceptionList exceptions);
+  // What the daemon resolved for the exceptions (see ExceptionList); `names`: logins and emails.
   void set_group_members(const std::string& group_id, std::vector<std::string> user_ids,
-                         const std::vector<std::string>& logins = {});
-  // The other name of an excepted login or user (see ExceptionList); empty: no such user in Okta.
-  void set_login_owner(const std::string& login, std::string user_id);
-  void set_user_login(const std::string& user_id, const std::string& login);
+                         const std::vector<std::string>& names = {});
+  void set_login_owner(const std::string& login, std::string user_id, const std::vector<std::string>& names = {});
+  void set_user_names(const std::string& user_id, const std::vector<std::string>& names);
   void set_kill_switch(bool on);  // the in-process operator command; the file flag works alongside
   EngineStats stats() const;
 

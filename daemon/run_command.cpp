@@ -388,19 +388,20 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
         [&](std::string id, auto cb) { client->list_group_members(std::move(id), std::move(cb)); },
         [&](std::string id, auto cb) { client->get_user(std::move(id), std::move(cb)); },
         [&](std::string login, auto cb) { client->get_user_by_login(std::move(login), std::move(cb)); }};
-    ExceptionSink sink{[&](const std::string& group, std::vector<std::string> ids, std::vector<std::string> logins) {
-                         net::post(control, [&, group, ids = std::move(ids), logins = std::move(logins)]() mutable {
-                           if (pipeline) pipeline->set_group_members(group, std::move(ids), logins);
+    ExceptionSink sink{[&](const std::string& group, std::vector<std::string> ids, std::vector<std::string> names) {
+                         net::post(control, [&, group, ids = std::move(ids), names = std::move(names)]() mutable {
+                           if (pipeline) pipeline->set_group_members(group, std::move(ids), names);
                          });
                        },
-                       [&](const std::string& login, std::string user_id) {
-                         net::post(control, [&, login, user_id = std::move(user_id)]() mutable {
-                           if (pipeline) pipeline->set_login_owner(login, std::move(user_id));
-                         });
+                       [&](const std::string& login, std::string user_id, std::vector<std::string> names) {
+                         net::post(control,
+                                   [&, login, user_id = std::move(user_id), names = std::move(names)]() mutable {
+                                     if (pipeline) pipeline->set_login_owner(login, std::move(user_id), names);
+                                   });
                        },
-                       [&](const std::string& user_id, std::string login) {
-                         net::post(control, [&, user_id, login = std::move(login)] {
-                           if (pipeline) pipeline->set_user_login(user_id, login);
+                       [&](const std::string& user_id, std::vector<std::string> names) {
+                         net::post(control, [&, user_id, names = std::move(names)] {
+                           if (pipeline) pipeline->set_user_names(user_id, names);
                          });
                        }};
     resolve_exceptions(targets, lookups, sink,

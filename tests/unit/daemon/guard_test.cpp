@@ -63,14 +63,19 @@ TEST(Guard, ExceptionsHoldForEitherNameOfTheUser) {
   EXPECT_EQ(evaluate_guard(cfg, ex, by_login("owner@example.com"), now).kind, GuardVerdict::Kind::defer);
   // Named the way the entry is: decided without any resolution.
   EXPECT_EQ(evaluate_guard(cfg, ex, by_login("break.glass@EXAMPLE.com"), now).kind, GuardVerdict::Kind::skip);
+  // Named by an email, the user may still be the login entry's: wait.
+  EXPECT_EQ(evaluate_guard(cfg, ex, by_login("bg.mail@example.org"), now).kind, GuardVerdict::Kind::defer);
   EXPECT_EQ(evaluate_guard(cfg, ex, suspend("00uOWNER", "owner@example.com"), now).kind, GuardVerdict::Kind::skip);
 
-  ex.set_login_owner("break.glass@example.com", "00uBREAK", now);
-  ex.set_user_login("00uOWNER", "Owner@Example.com", now);
+  ex.set_login_owner("break.glass@example.com", "00uBREAK", now, {"BG.Mail@example.org"});
+  ex.set_user_names("00uOWNER", {"Owner@Example.com", "owner.alias@example.org"}, now);
   auto v = evaluate_guard(cfg, ex, suspend("00uBREAK"), now);
   EXPECT_EQ(v.kind, GuardVerdict::Kind::skip);
   EXPECT_NE(v.reason.find("break-glass"), std::string::npos);
   EXPECT_EQ(evaluate_guard(cfg, ex, by_login("owner@example.com"), now).kind, GuardVerdict::Kind::skip);
+  // An alert names users by email by default, which need not be their login.
+  EXPECT_EQ(evaluate_guard(cfg, ex, by_login("Owner.Alias@example.org"), now).kind, GuardVerdict::Kind::skip);
+  EXPECT_EQ(evaluate_guard(cfg, ex, by_login("bg.mail@example.org"), now).kind, GuardVerdict::Kind::skip);
   EXPECT_EQ(evaluate_guard(cfg, ex, suspend("00uOTHER"), now).kind, GuardVerdict::Kind::proceed);
   EXPECT_EQ(evaluate_guard(cfg, ex, by_login("other@example.com"), now).kind, GuardVerdict::Kind::proceed);
 
@@ -83,8 +88,9 @@ TEST(Guard, ExceptionsHoldForEitherNameOfTheUser) {
   // Group members match by login too.
   ExceptionList group;
   group.add({ExceptionEntry::Type::group, "00gADMINS", std::nullopt, "admins"});
-  group.set_group_members("00gADMINS", {"00uADMIN"}, now, {"Admin@Example.com"});
+  group.set_group_members("00gADMINS", {"00uADMIN"}, now, {"Admin@Example.com", "admin.mail@example.org"});
   EXPECT_EQ(evaluate_guard(cfg, group, by_login("admin@example.com"), now).kind, GuardVerdict::Kind::skip);
+  EXPECT_EQ(evaluate_guard(cfg, group, by_login("admin.mail@example.org"), now).kind, GuardVerdict::Kind::skip);
   EXPECT_EQ(evaluate_guard(cfg, group, by_login("x@example.com"), now).kind, GuardVerdict::Kind::proceed);
 
   // A reload keeps what was resolved for the entries it keeps; a new entry waits for its own.
@@ -108,30 +114,44 @@ TEST(Guard, ExceptionResolverHandsOnAnswersAndKeepsFailuresOut) {
   auto failure = [](okta::OutcomeKind kind) { return okta::Failure{kind, 0, std::nullopt, "test"}; };
   ExceptionLookups lookups{
       [&](std::string id, okta::Lookups::Callback<std::vector<okta::OktaUser>> cb) {
-        if (id == "00gGOOD") return cb(std::vector<okta::OktaUser>{{"00uA", "ACTIVE", "A@example.com", ""}});
+        if (id == "00gGOOD")
+          return cb(std::vector<okta::OktaUser>{{"00uA", "ACTIVE", "A@example.com", "a.mail@example.org"}});
         cb(failure(okta::OutcomeKind::transient));
       },
       [&](std::string id, okta::Lookups::Callback<okta::OktaUser> cb) {
-        if (id == "00uOWNER") return cb(okta::OktaUser{"00uOWNER", "ACTIVE", "owner@example.com", ""});
+        if (id == "00uOWNER")
+          return cb(okta::OktaUser{"00uOWNER", "ACTIVE", "owner@example.com", "owner.mail@example.org"});
         cb(failure(id == "00uGONE" ? okta::OutcomeKind::not_found : okta::OutcomeKind::rate_limited));
       },
       [&](std::string login, okta::Lookups::Callback<okta::OktaUser> cb) {
-        if (login == "break@example.com") return cb(okta::OktaUser{"00uBREAK", "ACTIVE", login, ""});
+        if (login == "break@example.com")
+          return cb(okta::OktaUser{"00uBREAK", "ACTIVE", login, "break.mail@example.org"});
         cb(failure(okta::OutcomeKind::not_found));
       }};
   std::vector<std::string> got;
-  ExceptionSink sink{[&](const std::string& g, std::vector<std::string> ids, std::vector<std::string> logins) {
-                       got.push_back("group " + g + " " + ids.at(0) + " " + logins.at(0));
+  auto joined = [](const std::vector<std::string>& names) {
+    std::string all;
+    for (const auto& n : names)
+      all += " " + n;
+    return all;
+  };
+  ExceptionSink sink{[&](const std::string& g, std::vector<std::string> ids, std::vector<std::string> names) {
+                       got.push_back("group " + g + " " + ids.at(0) + joined(names));
                      },
-                     [&](const std::string& login, std::string id) { got.push_back("login " + login + " -> " + id); },
-                     [&](const std::string& id, std::string login) { got.push_back("user " + id + " -> " + login); }};
+                     [&](const std::string& login, std::string id, std::vector<std::string> names) {
+                       got.push_back("login " + login + " -> " + id + joined(names));
+                     },
+                     [&](const std::string& id, std::vector<std::string> names) {
+                       got.push_back("user " + id + " ->" + joined(names));
+                     }};
   std::vector<std::string> logged;
   resolve_exceptions(
       {{"00gGOOD", "00gDOWN"}, {"00uOWNER", "00uGONE", "00uBUSY"}, {"break@example.com", "x@y"}}, lookups, sink,
       [&](LogLevel level, std::string message) { logged.push_back(std::string(to_string(level)) + " " + message); });
-  EXPECT_EQ(got,
-            (std::vector<std::string>{"group 00gGOOD 00uA A@example.com", "user 00uOWNER -> owner@example.com",
-                                      "user 00uGONE -> ", "login break@example.com -> 00uBREAK", "login x@y -> "}));
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "group 00gGOOD 00uA A@example.com a.mail@example.org",
+                     "user 00uOWNER -> owner@example.com owner.mail@example.org", "user 00uGONE ->",
+                     "login break@example.com -> 00uBREAK break@example.com break.mail@example.org", "login x@y -> "}));
   ASSERT_EQ(logged.size(), 4u);
   EXPECT_EQ(logged[0].rfind("error exception group 00gDOWN", 0), 0u) << logged[0];
   EXPECT_EQ(logged[1].rfind("warn exception user 00uGONE", 0), 0u) << logged[1];
