@@ -17,6 +17,8 @@ struct ResponseEngine::Inbox {
   std::deque<Submission> submissions;
   std::deque<std::pair<std::int64_t, ExecutionResult>> results;
   ExceptionList exceptions;
+  // Set when exceptions are replaced or resolved: actions waiting for them are checked at once.
+  bool exceptions_changed = false;
   bool kill_override = false;
   bool stop = false;
 };
@@ -42,6 +44,8 @@ std::string response_key_for(const Response& response) {
 }
 
 constexpr std::string_view kManualRevert = "manual revert";
+// The reason of an action waiting for its exceptions to resolve (ExceptionList::check).
+constexpr std::string_view kExceptionsUnresolved = "exceptions unresolved";
 // How long answers the journal could not record wait before they are tried again.
 constexpr std::chrono::milliseconds kUnjournaledRetry{1000};
 
@@ -125,23 +129,36 @@ void ResponseEngine::set_exceptions(ExceptionList exceptions) {
   // stays for the entries the new list keeps; anything new waits for its resolution, the safe side.
   exceptions.keep_resolved(inbox_->exceptions);
   inbox_->exceptions = std::move(exceptions);
+  inbox_->exceptions_changed = true;
 }
 
 void ResponseEngine::set_group_members(const std::string& group_id, std::vector<std::string> user_ids,
                                        const std::vector<std::string>& names) {
-  std::lock_guard lock(inbox_->mu);
-  inbox_->exceptions.set_group_members(group_id, std::move(user_ids), clock_.now(), names);
+  {
+    std::lock_guard lock(inbox_->mu);
+    inbox_->exceptions.set_group_members(group_id, std::move(user_ids), clock_.now(), names);
+    inbox_->exceptions_changed = true;
+  }
+  inbox_->cv.notify_one();
 }
 
 void ResponseEngine::set_login_owner(const std::string& login, std::string user_id,
                                      const std::vector<std::string>& names) {
-  std::lock_guard lock(inbox_->mu);
-  inbox_->exceptions.set_login_owner(login, std::move(user_id), clock_.now(), names);
+  {
+    std::lock_guard lock(inbox_->mu);
+    inbox_->exceptions.set_login_owner(login, std::move(user_id), clock_.now(), names);
+    inbox_->exceptions_changed = true;
+  }
+  inbox_->cv.notify_one();
 }
 
 void ResponseEngine::set_user_names(const std::string& user_id, const std::vector<std::string>& names) {
-  std::lock_guard lock(inbox_->mu);
-  inbox_->exceptions.set_user_names(user_id, names, clock_.now());
+  {
+    std::lock_guard lock(inbox_->mu);
+    inbox_->exceptions.set_user_names(user_id, names, clock_.now());
+    inbox_->exceptions_changed = true;
+  }
+  inbox_->cv.notify_one();
 }
 
 void ResponseEngine::set_kill_switch(bool on) {
@@ -163,8 +180,9 @@ void ResponseEngine::start() {
       bool progress = run_once();
       if (progress) continue;
       std::unique_lock lock(inbox_->mu);
-      inbox_->cv.wait_for(lock, config_.poll_interval,
-                          [&] { return inbox_->stop || !inbox_->submissions.empty() || !inbox_->results.empty(); });
+      inbox_->cv.wait_for(lock, config_.poll_interval, [&] {
+        return inbox_->stop || !inbox_->submissions.empty() || !inbox_->results.empty() || inbox_->exceptions_changed;
+      });
       if (inbox_->stop) break;
     }
   });
@@ -285,7 +303,9 @@ bool ResponseEngine::run_once() {
     std::lock_guard lock(stats_mu_);
     stats_.in_flight = in_flight_.size();
     stats_.breaker_tripped = breaker_.tripped();
-    stats_.idle = !progress && !input_waiting && in_flight_.empty();
+    // An action waiting for its exceptions to resolve, or an answer for the journal, is work to come.
+    stats_.idle =
+        !progress && !input_waiting && in_flight_.empty() && !waiting_for_exceptions_ && unjournaled_results_.empty();
     ++stats_.passes;
   }
   return progress;
@@ -591,9 +611,11 @@ std::string ResponseEngine::start_revert(ActionRecord& a, std::int64_t now, bool
   ActionRecord r;
   r.idem_key = inv->idempotency_key();
   if (auto existing = journal_->find_by_key(r.idem_key)) {
-    // A revert that ended failed (refused, or an older journal's retries ran out) is tried again,
-    // under its own key: asked again, it must not answer "already journaled" and do nothing.
-    if (auto row = journal_->get(*existing); row && row->state == ActionState::failed) {
+    // A revert that ended failed (refused, or an older journal's retries ran out) or skipped
+    // (superseded by a newer decision) is tried again, under its own key, when asked for again: it
+    // must not answer "already journaled" and do nothing.
+    if (auto row = journal_->get(*existing);
+        row && (row->state == ActionState::failed || row->state == ActionState::skipped)) {
       row->attempts = 0;
       row->next_attempt_ms = 0;
       row->reason = manual ? std::string(kManualRevert) : std::string();
@@ -652,6 +674,12 @@ bool ResponseEngine::process_reverts(std::int64_t now) {
 }
 
 bool ResponseEngine::dispatch(std::int64_t now) {
+  // Taken on every pass, whatever it finds: left set, it would keep waking the engine's thread.
+  bool exceptions_changed;
+  {
+    std::lock_guard lock(inbox_->mu);
+    exceptions_changed = std::exchange(inbox_->exceptions_changed, false);
+  }
   if (in_flight_.size() >= config_.max_in_flight) return false;
   auto rows = journal_->unfinished();
   {
@@ -675,14 +703,17 @@ bool ResponseEngine::dispatch(std::int64_t now) {
     if (!began) began = static_cast<bool>(journal_->begin());
     return began;
   };
+  waiting_for_exceptions_ = false;
   for (auto& r : rows) {
+    if (r.state == ActionState::decided && r.reason.starts_with(kExceptionsUnresolved)) waiting_for_exceptions_ = true;
     if (in_flight_.size() + to_send.size() >= config_.max_in_flight) break;
     if (r.state != ActionState::decided || in_flight_.contains(r.id)) {
       users_waiting.insert(r.action.user_id);
       continue;
     }
     // Per-user order: a later action for a user waits for every earlier one (suspend before its revert).
-    if (users_waiting.contains(r.action.user_id) || r.next_attempt_ms > now) {
+    const bool recheck = exceptions_changed && r.reason.starts_with(kExceptionsUnresolved);
+    if (users_waiting.contains(r.action.user_id) || (r.next_attempt_ms > now && !recheck)) {
       users_waiting.insert(r.action.user_id);
       continue;
     }
