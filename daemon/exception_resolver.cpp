@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 namespace og::daemon {
 namespace {
 
@@ -9,6 +12,12 @@ namespace {
 // asking again will not change the answer.
 bool no_such_user(const okta::Failure& f) {
   return f.kind == okta::OutcomeKind::not_found || f.kind == okta::OutcomeKind::invalid;
+}
+
+// Okta ids are 20 characters, letters and digits, beginning "00"; a group's begins "00g".
+bool is_group_id(std::string_view value) {
+  return value.size() == 20 && value.starts_with("00g") &&
+         std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isalnum(c) != 0; });
 }
 
 std::vector<std::string> names_of(const okta::OktaUser& u) {
@@ -23,7 +32,8 @@ std::vector<std::string> names_of(const okta::OktaUser& u) {
 void resolve_exceptions(const ExceptionTargets& targets, const ExceptionLookups& lookups, const ExceptionSink& sink,
                         const ExceptionLogFn& log) {
   for (const std::string& group : targets.groups) {
-    lookups.group_members(group, [group, sink, log](okta::LookupResult<std::vector<okta::OktaUser>> r) {
+    // The entry keeps the name it was written with: the guard looks the group up by it.
+    auto members = [group, sink, log](okta::LookupResult<std::vector<okta::OktaUser>> r) {
       if (!r) {
         log(LogLevel::error,
             fmt::format("exception group {}: members not resolved ({}); actions for users it might hold wait", group,
@@ -37,6 +47,20 @@ void resolve_exceptions(const ExceptionTargets& targets, const ExceptionLookups&
           names.push_back(n);
       }
       sink.group_members(group, std::move(ids), std::move(names));
+    };
+    if (is_group_id(group)) {
+      lookups.group_members(group, std::move(members));
+      continue;
+    }
+    lookups.group_by_name(group, [group, lookups, log, members](okta::LookupResult<okta::OktaGroup> r) mutable {
+      if (!r) {
+        log(LogLevel::error,
+            fmt::format("exception group '{}': no group of that name resolved ({}); actions for users it might "
+                        "hold wait",
+                        group, okta::describe(r.error())));
+        return;
+      }
+      lookups.group_members(r->id, std::move(members));
     });
   }
   for (const std::string& user : targets.users) {

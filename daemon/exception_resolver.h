@@ -17,7 +17,7 @@
 namespace og::daemon {
 
 struct ExceptionTargets {
-  std::vector<std::string> groups;  // group ids
+  std::vector<std::string> groups;  // group ids or names
   std::vector<std::string> users;   // Okta user ids
   std::vector<std::string> logins;
 };
@@ -25,6 +25,8 @@ struct ExceptionTargets {
 // The Okta client's lookups; callbacks may run on any thread.
 struct ExceptionLookups {
   std::function<void(std::string group_id, okta::Lookups::Callback<std::vector<okta::OktaUser>>)> group_members;
+  // A group named by its name rather than its id (the exact name, as add_to_group's group names).
+  std::function<void(std::string name, okta::Lookups::Callback<okta::OktaGroup>)> group_by_name;
   std::function<void(std::string user_id, okta::Lookups::Callback<okta::OktaUser>)> user_by_id;
   std::function<void(std::string login, okta::Lookups::Callback<okta::OktaUser>)> user_by_login;
 };

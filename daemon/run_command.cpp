@@ -386,6 +386,7 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
       targets.logins.push_back(e.value);
     ExceptionLookups lookups{
         [&](std::string id, auto cb) { client->list_group_members(std::move(id), std::move(cb)); },
+        [&](std::string name, auto cb) { client->identity().resolve_group(name, std::move(cb)); },
         [&](std::string id, auto cb) { client->get_user(std::move(id), std::move(cb)); },
         [&](std::string login, auto cb) { client->get_user_by_login(std::move(login), std::move(cb)); }};
     ExceptionSink sink{[&](const std::string& group, std::vector<std::string> ids, std::vector<std::string> names) {

@@ -148,6 +148,7 @@ TEST(PipelineFileEmulator, ExceptionsByGroupAndLoginAreResolvedThroughOkta) {
   const fs::path events = kRepo / "examples/demo/events/brute_force_logins.ndjson";
   const std::string user(kAttacked);
   for (std::string_view exceptions : {"    groups: [00gSecurityTeamOkta1]\n",  // jack is a member in the seed
+                                      "    groups: [Security Team]\n",         // the same group, by name
                                       "    logins: [Jack.Naglieri@runpanther.io]\n"}) {
     DaemonRun s;
     std::string out, err;

@@ -114,9 +114,14 @@ TEST(Guard, ExceptionResolverHandsOnAnswersAndKeepsFailuresOut) {
   auto failure = [](okta::OutcomeKind kind) { return okta::Failure{kind, 0, std::nullopt, "test"}; };
   ExceptionLookups lookups{
       [&](std::string id, okta::Lookups::Callback<std::vector<okta::OktaUser>> cb) {
-        if (id == "00gGOOD")
+        if (id == "00gGoodGroup00000001")
           return cb(std::vector<okta::OktaUser>{{"00uA", "ACTIVE", "A@example.com", "a.mail@example.org"}});
+        if (id == "00gAdministrators001") return cb(std::vector<okta::OktaUser>{{"00uROOT", "ACTIVE", "", ""}});
         cb(failure(okta::OutcomeKind::transient));
+      },
+      [&](std::string name, okta::Lookups::Callback<okta::OktaGroup> cb) {
+        if (name == "Okta Administrators") return cb(okta::OktaGroup{"00gAdministrators001", "OKTA_GROUP", name, ""});
+        cb(failure(okta::OutcomeKind::not_found));
       },
       [&](std::string id, okta::Lookups::Callback<okta::OktaUser> cb) {
         if (id == "00uOWNER")
@@ -145,18 +150,24 @@ TEST(Guard, ExceptionResolverHandsOnAnswersAndKeepsFailuresOut) {
                        got.push_back("user " + id + " ->" + joined(names));
                      }};
   std::vector<std::string> logged;
-  resolve_exceptions(
-      {{"00gGOOD", "00gDOWN"}, {"00uOWNER", "00uGONE", "00uBUSY"}, {"break@example.com", "x@y"}}, lookups, sink,
-      [&](LogLevel level, std::string message) { logged.push_back(std::string(to_string(level)) + " " + message); });
-  EXPECT_EQ(got, (std::vector<std::string>{
-                     "group 00gGOOD 00uA A@example.com a.mail@example.org",
-                     "user 00uOWNER -> owner@example.com owner.mail@example.org", "user 00uGONE ->",
-                     "login break@example.com -> 00uBREAK break@example.com break.mail@example.org", "login x@y -> "}));
-  ASSERT_EQ(logged.size(), 4u);
-  EXPECT_EQ(logged[0].rfind("error exception group 00gDOWN", 0), 0u) << logged[0];
-  EXPECT_EQ(logged[1].rfind("warn exception user 00uGONE", 0), 0u) << logged[1];
-  EXPECT_EQ(logged[2].rfind("error exception user 00uBUSY", 0), 0u) << logged[2];
-  EXPECT_EQ(logged[3].rfind("warn exception login x@y", 0), 0u) << logged[3];
+  resolve_exceptions({{"00gGoodGroup00000001", "00gDownGroup00000001", "Okta Administrators", "No Such Group"},
+                      {"00uOWNER", "00uGONE", "00uBUSY"},
+                      {"break@example.com", "x@y"}},
+                     lookups, sink, [&](LogLevel level, std::string message) {
+                       logged.push_back(std::string(to_string(level)) + " " + message);
+                     });
+  // A group written by name is found by its exact name, and keeps that name in the list.
+  EXPECT_EQ(got,
+            (std::vector<std::string>{
+                "group 00gGoodGroup00000001 00uA A@example.com a.mail@example.org", "group Okta Administrators 00uROOT",
+                "user 00uOWNER -> owner@example.com owner.mail@example.org", "user 00uGONE ->",
+                "login break@example.com -> 00uBREAK break@example.com break.mail@example.org", "login x@y -> "}));
+  ASSERT_EQ(logged.size(), 5u);
+  EXPECT_EQ(logged[0].rfind("error exception group 00gDownGroup00000001", 0), 0u) << logged[0];
+  EXPECT_EQ(logged[1].rfind("error exception group 'No Such Group'", 0), 0u) << logged[1];
+  EXPECT_EQ(logged[2].rfind("warn exception user 00uGONE", 0), 0u) << logged[2];
+  EXPECT_EQ(logged[3].rfind("error exception user 00uBUSY", 0), 0u) << logged[3];
+  EXPECT_EQ(logged[4].rfind("warn exception login x@y", 0), 0u) << logged[4];
 }
 
 TEST(Guard, DryRunGlobalPerDetectionPerResponse) {
