@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "okta_client/identity.h"
+
 namespace og::daemon {
 namespace {
 
@@ -10,6 +12,20 @@ std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
   return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+    s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+    s.remove_suffix(1);
+  return s;
+}
+
+// "00" and letters and digits: Okta's ids (20 characters) and the short ones tests use.
+bool okta_id_shaped(std::string_view s) {
+  return s.size() >= 3 && s.starts_with("00") &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) != 0; });
 }
 
 bool live(const ExceptionEntry& e, TimePoint now) {
@@ -95,11 +111,18 @@ std::optional<TimePoint> ExceptionList::refreshed(const std::string& group_id) c
   return it == groups_.end() ? std::nullopt : it->second.refreshed;
 }
 
-ExceptionList::Match ExceptionList::check(const std::string& user_id, const std::string& login, TimePoint now) const {
-  std::string login_lc = lower(login);
-  // An action whose user is named only by a login or email (an alert not resolved yet) carries it as
-  // its id.
-  const bool id_is_login = !login.empty() && user_id == login;
+ExceptionList::Match ExceptionList::check(const std::string& raw_user_id, const std::string& login,
+                                          TimePoint now) const {
+  // An action whose "id" is not shaped as an Okta id names its user by login or email (an alert not
+  // resolved yet, or a mapping that put an email where the id goes), which the executor resolves
+  // before acting. Names are compared as the executor reads them: trimmed, lower-cased.
+  const std::string user_id(trim(raw_user_id));
+  const bool id_is_login = !okta_id_shaped(user_id);
+  auto normalised = [](const std::string& raw) {
+    okta::NormalisedName n = okta::normalise_name(raw, {});
+    return n.kind == okta::NameKind::login ? n.key : lower(trim(raw));
+  };
+  const std::string login_lc = !login.empty() ? normalised(login) : id_is_login ? normalised(user_id) : "";
   std::string unresolved;
   for (const auto& e : entries_) {
     if (!live(e, now)) continue;
@@ -107,11 +130,10 @@ ExceptionList::Match ExceptionList::check(const std::string& user_id, const std:
     switch (e.type) {
       case ExceptionEntry::Type::user: {
         if (e.value == user_id) return {Match::Kind::excepted, "exception: user " + e.value + note};
-        if (!id_is_login) break;  // an Okta id against an Okta id: the comparison decided
         auto it = user_names_.find(e.value);
         if (it == user_names_.end()) {
-          unresolved = "names of user " + e.value;
-        } else if (it->second.names.contains(login_lc)) {
+          if (id_is_login) unresolved = "names of user " + e.value;  // an id against an id: decided
+        } else if (!login_lc.empty() && it->second.names.contains(login_lc)) {
           return {Match::Kind::excepted, "exception: user " + e.value + " (" + login_lc + ")" + note};
         }
         break;
@@ -124,9 +146,9 @@ ExceptionList::Match ExceptionList::check(const std::string& user_id, const std:
           // An action carrying an Okta id and a login was decided by the login; one carrying only
           // an id, or only a name (which may be the user's email), needs the login's owner.
           if (login_lc.empty() || id_is_login) unresolved = "user of login " + e.value;
-        } else if (!id_is_login && !it->second.user_id.empty() && it->second.user_id == user_id) {
+        } else if (!it->second.user_id.empty() && it->second.user_id == user_id) {
           return {Match::Kind::excepted, "exception: login " + e.value + " (user " + user_id + ")" + note};
-        } else if (id_is_login && it->second.names.contains(login_lc)) {
+        } else if (!login_lc.empty() && it->second.names.contains(login_lc)) {
           return {Match::Kind::excepted, "exception: login " + e.value + " (" + login_lc + ")" + note};
         }
         break;

@@ -19,7 +19,7 @@ namespace og::daemon {
 struct ExceptionEntry {
   enum class Type { user, login, group };
   Type type = Type::user;
-  std::string value;  // user id, login (case-insensitive), or group id
+  std::string value;  // user id, login (case-insensitive), or group id or exact name
   std::optional<TimePoint> expires;
   std::string note;  // e.g. "break-glass admin"
 };

@@ -130,6 +130,7 @@ void ResponseEngine::set_exceptions(ExceptionList exceptions) {
   exceptions.keep_resolved(inbox_->exceptions);
   inbox_->exceptions = std::move(exceptions);
   inbox_->exceptions_changed = true;
+  inbox_->cv.notify_one();
 }
 
 void ResponseEngine::set_group_members(const std::string& group_id, std::vector<std::string> user_ids,
@@ -568,7 +569,10 @@ bool ResponseEngine::process_results(std::int64_t now) {
       case Outcome::rate_limited:
       case Outcome::transient:
       case Outcome::unknown:
-        if (result.outcome == Outcome::unknown) r.possibly_sent = true;
+        // A 5xx or timeout once the request was out may have been applied, as an unknown outcome
+        // may: the next attempt must know. (A failed lookup before it has no request.)
+        if (result.outcome == Outcome::unknown || (result.outcome == Outcome::transient && !result.request.empty()))
+          r.possibly_sent = true;
         // A revert does not give up: a user left suspended (or in a step-up group) because Okta
         // was out of reach for a minute is worse than a retry every couple of minutes.
         if (r.attempts < config_.max_attempts || r.revert_of) {
@@ -674,19 +678,23 @@ bool ResponseEngine::process_reverts(std::int64_t now) {
 }
 
 bool ResponseEngine::dispatch(std::int64_t now) {
-  // Taken on every pass, whatever it finds: left set, it would keep waking the engine's thread.
-  bool exceptions_changed;
+  // Moved out of the inbox on every pass (left there, it would keep waking this thread) into
+  // recheck_exceptions_, which stays set until a pass has looked at every row.
   {
     std::lock_guard lock(inbox_->mu);
-    exceptions_changed = std::exchange(inbox_->exceptions_changed, false);
+    if (std::exchange(inbox_->exceptions_changed, false)) recheck_exceptions_ = true;
   }
+  waiting_for_exceptions_ = false;
   if (in_flight_.size() >= config_.max_in_flight) return false;
   auto rows = journal_->unfinished();
   {
     std::lock_guard lock(stats_mu_);
     stats_.backlog = rows.size();
   }
-  if (rows.empty()) return false;
+  if (rows.empty()) {
+    recheck_exceptions_ = false;
+    return false;
+  }
   ExceptionList exceptions;
   {
     std::lock_guard lock(inbox_->mu);
@@ -703,10 +711,14 @@ bool ResponseEngine::dispatch(std::int64_t now) {
     if (!began) began = static_cast<bool>(journal_->begin());
     return began;
   };
-  waiting_for_exceptions_ = false;
+  const bool exceptions_changed = recheck_exceptions_;
+  bool looked_at_every_row = true;
   for (auto& r : rows) {
     if (r.state == ActionState::decided && r.reason.starts_with(kExceptionsUnresolved)) waiting_for_exceptions_ = true;
-    if (in_flight_.size() + to_send.size() >= config_.max_in_flight) break;
+    if (in_flight_.size() + to_send.size() >= config_.max_in_flight) {
+      looked_at_every_row = false;
+      break;
+    }
     if (r.state != ActionState::decided || in_flight_.contains(r.id)) {
       users_waiting.insert(r.action.user_id);
       continue;
@@ -724,7 +736,10 @@ bool ResponseEngine::dispatch(std::int64_t now) {
         continue;
       }
       if (failed && r.stop_on_failure) {
-        if (!ensure_tx()) break;
+        if (!ensure_tx()) {
+          looked_at_every_row = false;
+          break;
+        }
         r.reason = "previous step failed or was held";
         transition(r, ActionState::skipped, r.reason, now);
         ++delta.skipped;
@@ -732,7 +747,10 @@ bool ResponseEngine::dispatch(std::int64_t now) {
         continue;
       }
     }
-    if (!ensure_tx()) break;
+    if (!ensure_tx()) {
+      looked_at_every_row = false;
+      break;
+    }
     if (r.revert_of != 0 && r.reason != kManualRevert) {
       // A decision made after this revert was scheduled but before it is sent still wins.
       if (auto parent = journal_->get(r.revert_of)) {
@@ -768,6 +786,8 @@ bool ResponseEngine::dispatch(std::int64_t now) {
         changed = true;
         continue;
       }
+      // Resolved since: the reason must not keep marking the action as waiting for exceptions.
+      if (r.reason.starts_with(kExceptionsUnresolved)) r.reason.clear();
       // Dry-run may have been turned on (a restart) since this action was decided, while it waited
       // for a retry, an exception group or the previous step: it is not sent now either. One that
       // may have reached Okta before the restart is left to complete, so its effect stays tracked.
@@ -819,6 +839,7 @@ bool ResponseEngine::dispatch(std::int64_t now) {
     to_send.push_back(r);
     changed = true;
   }
+  if (looked_at_every_row) recheck_exceptions_ = false;
   if (!began) return changed;
   // Committed (synced) before anything is sent: a crash from here on finds the row "sending".
   if (!commit_or_rollback("dispatch")) return false;

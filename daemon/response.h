@@ -169,6 +169,7 @@ class ResponseEngine {
   std::deque<std::pair<std::int64_t, ExecutionResult>> unjournaled_results_;
   std::int64_t unjournaled_retry_ms_ = 0;
   bool waiting_for_exceptions_ = false;  // the last dispatch saw an action waiting for them
+  bool recheck_exceptions_ = false;      // exceptions changed: waiting actions are checked again now
   bool kill_switch_ = false;
   std::int64_t last_command_poll_ms_ = -1;
   std::int64_t last_prune_ms_ = 0;

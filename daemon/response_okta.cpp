@@ -336,8 +336,7 @@ void OktaActionExecutor::execute(const PlannedAction& action, const Attempt& att
     done(std::move(r));
     return;
   }
-  auto job =
-      std::make_shared<Job>(Job{std::move(*plan), std::move(done), attempt.attempt > 1 || attempt.possibly_sent});
+  auto job = std::make_shared<Job>(Job{std::move(*plan), std::move(done), attempt.possibly_sent});
   boost::asio::post(io_, [this, job]() mutable { resolve_user(std::move(job)); });
 }
 

@@ -75,6 +75,8 @@ TEST(Guard, ExceptionsHoldForEitherNameOfTheUser) {
   EXPECT_EQ(evaluate_guard(cfg, ex, by_login("owner@example.com"), now).kind, GuardVerdict::Kind::skip);
   // An alert names users by email by default, which need not be their login.
   EXPECT_EQ(evaluate_guard(cfg, ex, by_login("Owner.Alias@example.org"), now).kind, GuardVerdict::Kind::skip);
+  // A mapping that puts an email where the id goes, padded: the executor would resolve it, trimmed.
+  EXPECT_EQ(evaluate_guard(cfg, ex, suspend(" Owner.Alias@example.org "), now).kind, GuardVerdict::Kind::skip);
   EXPECT_EQ(evaluate_guard(cfg, ex, by_login("bg.mail@example.org"), now).kind, GuardVerdict::Kind::skip);
   EXPECT_EQ(evaluate_guard(cfg, ex, suspend("00uOTHER"), now).kind, GuardVerdict::Kind::proceed);
   EXPECT_EQ(evaluate_guard(cfg, ex, by_login("other@example.com"), now).kind, GuardVerdict::Kind::proceed);

@@ -565,9 +565,10 @@ TEST_F(ResponseEngineTest, RevertsOutlastAnOutageAndAFailedOneCanBeAskedForAgain
 // is decided from then on.
 TEST_F(ResponseEngineTest, DryRunTurnedOnStopsActionsStillWaitingToBeSent) {
   open();
-  okta_.force("00u1", Outcome::transient, 1);
+  okta_.force("00u1", Outcome::rate_limited, 1);  // refused before anything was applied
   auto a = submit(one(action(ActionKind::suspend, "00u1", "inc-1")));
   ASSERT_EQ(row(a.action_ids[0]).state, ActionState::decided);  // waiting for its retry
+  EXPECT_FALSE(row(a.action_ids[0]).possibly_sent);
   EXPECT_EQ(okta_.call_count(), 1u);
   engine_.reset();
   config_.guard.dry_run = true;
