@@ -326,6 +326,12 @@ void Pipeline::Impl::register_metrics() {
       MetricType::gauge, {}, [this] {
         return std::vector<Sample>{{{}, responses ? static_cast<double>(responses->stats().backlog) : 0.0}};
       });
+  metrics.collector("oktaguard_actions_waiting_for_exceptions",
+                    "Actions held back until the response exceptions they might match are resolved through Okta",
+                    MetricType::gauge, {}, [this] {
+                      return std::vector<Sample>{
+                          {{}, responses ? static_cast<double>(responses->stats().waiting_for_exceptions) : 0.0}};
+                    });
   metrics.collector(
       "oktaguard_actions_in_flight", "Actions sent to Okta and not yet answered", MetricType::gauge, {}, [this] {
         return std::vector<Sample>{{{}, responses ? static_cast<double>(responses->stats().in_flight) : 0.0}};

@@ -688,8 +688,12 @@ bool ResponseEngine::dispatch(std::int64_t now) {
   if (in_flight_.size() >= config_.max_in_flight) return false;
   auto rows = journal_->unfinished();
   {
+    std::size_t waiting = 0;
+    for (const auto& r : rows)
+      if (r.state == ActionState::decided && r.reason.starts_with(kExceptionsUnresolved)) ++waiting;
     std::lock_guard lock(stats_mu_);
     stats_.backlog = rows.size();
+    stats_.waiting_for_exceptions = waiting;
   }
   if (rows.empty()) {
     recheck_exceptions_ = false;

@@ -79,7 +79,8 @@ struct EngineStats {
   bool kill_switch = false;
   bool breaker_tripped = false;
   std::size_t in_flight = 0;
-  std::size_t backlog = 0;  // journal rows not finished, as of the last dispatch pass
+  std::size_t backlog = 0;                 // journal rows not finished, as of the last dispatch pass
+  std::size_t waiting_for_exceptions = 0;  // of those, actions held back until their exceptions resolve
   std::uint64_t passes = 0;
   bool idle = false;  // the last pass changed nothing, had no input and nothing in flight
 };

@@ -226,11 +226,14 @@ TEST_F(ResponseEngineTest, ExceptionsAreNeverActedUponAndUnresolvedGroupsWait) {
   EXPECT_EQ(row(waiting.action_ids[0]).state, ActionState::decided);  // group not resolved yet
   EXPECT_EQ(row(normal.action_ids[0]).state, ActionState::decided);
   EXPECT_EQ(okta_.call_count(), 0u);
+  engine_->run_until_idle(5s);
+  EXPECT_EQ(engine_->stats().waiting_for_exceptions, 2u);
   engine_->set_group_members("00gADMINS", {"00uADMIN"});
   engine_->run_until_idle(5s);  // resolved: checked again at once, not after exception_retry
   EXPECT_EQ(row(waiting.action_ids[0]).state, ActionState::skipped);
   EXPECT_EQ(row(normal.action_ids[0]).state, ActionState::done);
   EXPECT_EQ(okta_.call_count(), 1u);
+  EXPECT_EQ(engine_->stats().waiting_for_exceptions, 0u);
   EXPECT_FALSE(okta_.user("00uADMIN").suspended);
 }
 
