@@ -376,7 +376,18 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
 
   // Results arrive on the Okta thread and are handed to the pipeline on this one, which also stops
   // it: once `control` has stopped, they are dropped with it.
+  // Which round each entry's applied answer came from (control thread only): a slow answer of an
+  // earlier round must not overwrite a later one.
+  std::uint64_t exception_round = 0;
+  std::map<std::string, std::uint64_t> exception_applied_round;
+  auto newer = [&exception_applied_round](const std::string& entry, std::uint64_t round) {
+    std::uint64_t& applied = exception_applied_round[entry];
+    if (round < applied) return false;
+    applied = round;
+    return true;
+  };
   resolve_exception_names = [&] {
+    const std::uint64_t round = ++exception_round;
     ExceptionTargets targets;
     for (const ConfiguredException& e : config.response.exception_groups)
       targets.groups.push_back(e.value);
@@ -389,22 +400,22 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
         [&](std::string name, auto cb) { client->identity().resolve_group(name, std::move(cb)); },
         [&](std::string id, auto cb) { client->get_user(std::move(id), std::move(cb)); },
         [&](std::string login, auto cb) { client->get_user_by_login(std::move(login), std::move(cb)); }};
-    ExceptionSink sink{[&](const std::string& group, std::vector<std::string> ids, std::vector<std::string> names) {
-                         net::post(control, [&, group, ids = std::move(ids), names = std::move(names)]() mutable {
-                           if (pipeline) pipeline->set_group_members(group, std::move(ids), names);
-                         });
-                       },
-                       [&](const std::string& login, std::string user_id, std::vector<std::string> names) {
-                         net::post(control,
-                                   [&, login, user_id = std::move(user_id), names = std::move(names)]() mutable {
-                                     if (pipeline) pipeline->set_login_owner(login, std::move(user_id), names);
-                                   });
-                       },
-                       [&](const std::string& user_id, std::vector<std::string> names) {
-                         net::post(control, [&, user_id, names = std::move(names)] {
-                           if (pipeline) pipeline->set_user_names(user_id, names);
-                         });
-                       }};
+    ExceptionSink sink{
+        [&, round](const std::string& group, std::vector<std::string> ids, std::vector<std::string> names) {
+          net::post(control, [&, round, group, ids = std::move(ids), names = std::move(names)]() mutable {
+            if (pipeline && newer("group " + group, round)) pipeline->set_group_members(group, std::move(ids), names);
+          });
+        },
+        [&, round](const std::string& login, std::string user_id, std::vector<std::string> names) {
+          net::post(control, [&, round, login, user_id = std::move(user_id), names = std::move(names)]() mutable {
+            if (pipeline && newer("login " + login, round)) pipeline->set_login_owner(login, std::move(user_id), names);
+          });
+        },
+        [&, round](const std::string& user_id, std::vector<std::string> names) {
+          net::post(control, [&, round, user_id, names = std::move(names)] {
+            if (pipeline && newer("user " + user_id, round)) pipeline->set_user_names(user_id, names);
+          });
+        }};
     resolve_exceptions(targets, lookups, sink,
                        [&log](LogLevel level, std::string message) { log.log(level, "exceptions", message); });
   };
