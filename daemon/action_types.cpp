@@ -2,7 +2,9 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 
 namespace og::daemon {
 namespace {
@@ -136,6 +138,11 @@ std::int64_t to_ms(TimePoint t) {
 
 TimePoint from_ms(std::int64_t ms) {
   return TimePoint(std::chrono::duration_cast<Clock::duration>(std::chrono::milliseconds(ms)));
+}
+
+bool okta_id_shaped(std::string_view id) {
+  return id.size() >= 3 && id.starts_with("00") &&
+         std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isalnum(c) != 0; });
 }
 
 }  // namespace og::daemon

@@ -36,6 +36,10 @@ std::optional<ActionKind> parse_action_kind(std::string_view text);
 // blast-radius breaker. Reversible, additive changes (groups, profile, risk) do not.
 bool is_destructive(ActionKind kind);
 
+// Shaped as an Okta id ("00" then letters and digits; Okta's are 20 long, tests use shorter ones):
+// anything else names a user by login or email, which has to be resolved.
+bool okta_id_shaped(std::string_view id);
+
 using Clock = std::chrono::system_clock;
 using TimePoint = Clock::time_point;
 

@@ -1,5 +1,7 @@
 #include "daemon/guard.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -20,12 +22,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
     s.remove_suffix(1);
   return s;
-}
-
-// "00" and letters and digits: Okta's ids (20 characters) and the short ones tests use.
-bool okta_id_shaped(std::string_view s) {
-  return s.size() >= 3 && s.starts_with("00") &&
-         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) != 0; });
 }
 
 bool live(const ExceptionEntry& e, TimePoint now) {
@@ -67,20 +63,6 @@ void ExceptionList::set_login_owner(const std::string& login, std::string user_i
 void ExceptionList::set_user_names(const std::string& user_id, const std::vector<std::string>& names,
                                    TimePoint refreshed) {
   user_names_[user_id] = Resolved{"", lowered(names), refreshed};
-}
-
-std::vector<std::string> ExceptionList::users() const {
-  std::set<std::string> out;
-  for (const auto& e : entries_)
-    if (e.type == ExceptionEntry::Type::user) out.insert(e.value);
-  return {out.begin(), out.end()};
-}
-
-std::vector<std::string> ExceptionList::logins() const {
-  std::set<std::string> out;
-  for (const auto& e : entries_)
-    if (e.type == ExceptionEntry::Type::login) out.insert(e.value);
-  return {out.begin(), out.end()};
 }
 
 void ExceptionList::keep_resolved(const ExceptionList& older) {
@@ -165,7 +147,7 @@ ExceptionList::Match ExceptionList::check(const std::string& raw_user_id, const 
       }
     }
   }
-  if (!unresolved.empty()) return {Match::Kind::unresolved, "exceptions unresolved: " + unresolved};
+  if (!unresolved.empty()) return {Match::Kind::unresolved, fmt::format("{}: {}", kExceptionsUnresolved, unresolved)};
   return {};
 }
 

@@ -10,11 +10,16 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/action_types.h"
 
 namespace og::daemon {
+
+// The start of the reason ExceptionList::check gives an action it cannot decide yet; the response
+// engine recognises the actions waiting for their exceptions by it.
+inline constexpr std::string_view kExceptionsUnresolved = "exceptions unresolved";
 
 struct ExceptionEntry {
   enum class Type { user, login, group };
@@ -44,8 +49,6 @@ class ExceptionList {
                        const std::vector<std::string>& names = {});
   // A user id's names: login and email.
   void set_user_names(const std::string& user_id, const std::vector<std::string>& names, TimePoint refreshed);
-  std::vector<std::string> users() const;   // the user-id entries
-  std::vector<std::string> logins() const;  // the login entries, lower-cased
   // Takes what `older` had resolved for the groups, users and logins this list names too, so a
   // reload does not make every action wait for the next resolution.
   void keep_resolved(const ExceptionList& older);

@@ -57,10 +57,6 @@ ExceptionList to_exception_list(const std::vector<PipelineException>& list) {
   return exceptions;
 }
 
-bool is_okta_id(std::string_view id) {
-  return id.size() >= 3 && id.substr(0, 2) == "00";
-}
-
 }  // namespace
 
 DecisionAdapterFn default_decision_adapter(std::set<std::string, std::less<>> dry_run_responses) {
@@ -535,7 +531,7 @@ std::optional<std::string> Pipeline::Impl::start() {
 void Pipeline::Impl::learn(const Event& event) {
   if (!identity) return;
   auto one = [this](const correlator::EntityRef& e) {
-    if (e.identity_kind == correlator::IdentityKind::okta_id && is_okta_id(e.id) && !e.alternate_id.empty() &&
+    if (e.identity_kind == correlator::IdentityKind::okta_id && okta_id_shaped(e.id) && !e.alternate_id.empty() &&
         (e.type.empty() || e.type.view() == "User"))
       identity->learn(e.alternate_id, e.id);
   };

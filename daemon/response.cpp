@@ -44,8 +44,6 @@ std::string response_key_for(const Response& response) {
 }
 
 constexpr std::string_view kManualRevert = "manual revert";
-// The reason of an action waiting for its exceptions to resolve (ExceptionList::check).
-constexpr std::string_view kExceptionsUnresolved = "exceptions unresolved";
 // How long answers the journal could not record wait before they are tried again.
 constexpr std::chrono::milliseconds kUnjournaledRetry{1000};
 
@@ -123,43 +121,38 @@ void ResponseEngine::submit(Response response, Journaled journaled) {
   inbox_->cv.notify_one();
 }
 
+// Changes the exceptions and wakes the engine, which checks the actions waiting for them at once.
+template <typename Change>
+void ResponseEngine::change_exceptions(Change&& change) {
+  {
+    std::lock_guard lock(inbox_->mu);
+    change(inbox_->exceptions);
+    inbox_->exceptions_changed = true;
+  }
+  inbox_->cv.notify_one();
+}
+
 void ResponseEngine::set_exceptions(ExceptionList exceptions) {
-  std::lock_guard lock(inbox_->mu);
   // What the daemon resolved for the old list (group members, the other name of users and logins)
   // stays for the entries the new list keeps; anything new waits for its resolution, the safe side.
-  exceptions.keep_resolved(inbox_->exceptions);
-  inbox_->exceptions = std::move(exceptions);
-  inbox_->exceptions_changed = true;
-  inbox_->cv.notify_one();
+  change_exceptions([&](ExceptionList& current) {
+    exceptions.keep_resolved(current);
+    current = std::move(exceptions);
+  });
 }
 
 void ResponseEngine::set_group_members(const std::string& group_id, std::vector<std::string> user_ids,
                                        const std::vector<std::string>& names) {
-  {
-    std::lock_guard lock(inbox_->mu);
-    inbox_->exceptions.set_group_members(group_id, std::move(user_ids), clock_.now(), names);
-    inbox_->exceptions_changed = true;
-  }
-  inbox_->cv.notify_one();
+  change_exceptions([&](ExceptionList& e) { e.set_group_members(group_id, std::move(user_ids), clock_.now(), names); });
 }
 
 void ResponseEngine::set_login_owner(const std::string& login, std::string user_id,
                                      const std::vector<std::string>& names) {
-  {
-    std::lock_guard lock(inbox_->mu);
-    inbox_->exceptions.set_login_owner(login, std::move(user_id), clock_.now(), names);
-    inbox_->exceptions_changed = true;
-  }
-  inbox_->cv.notify_one();
+  change_exceptions([&](ExceptionList& e) { e.set_login_owner(login, std::move(user_id), clock_.now(), names); });
 }
 
 void ResponseEngine::set_user_names(const std::string& user_id, const std::vector<std::string>& names) {
-  {
-    std::lock_guard lock(inbox_->mu);
-    inbox_->exceptions.set_user_names(user_id, names, clock_.now());
-    inbox_->exceptions_changed = true;
-  }
-  inbox_->cv.notify_one();
+  change_exceptions([&](ExceptionList& e) { e.set_user_names(user_id, names, clock_.now()); });
 }
 
 void ResponseEngine::set_kill_switch(bool on) {
@@ -684,7 +677,6 @@ bool ResponseEngine::dispatch(std::int64_t now) {
     std::lock_guard lock(inbox_->mu);
     if (std::exchange(inbox_->exceptions_changed, false)) recheck_exceptions_ = true;
   }
-  waiting_for_exceptions_ = false;
   if (in_flight_.size() >= config_.max_in_flight) return false;
   auto rows = journal_->unfinished();
   {
@@ -694,6 +686,7 @@ bool ResponseEngine::dispatch(std::int64_t now) {
     std::lock_guard lock(stats_mu_);
     stats_.backlog = rows.size();
     stats_.waiting_for_exceptions = waiting;
+    waiting_for_exceptions_ = waiting > 0;
   }
   if (rows.empty()) {
     recheck_exceptions_ = false;
@@ -718,7 +711,6 @@ bool ResponseEngine::dispatch(std::int64_t now) {
   const bool exceptions_changed = recheck_exceptions_;
   bool looked_at_every_row = true;
   for (auto& r : rows) {
-    if (r.state == ActionState::decided && r.reason.starts_with(kExceptionsUnresolved)) waiting_for_exceptions_ = true;
     if (in_flight_.size() + to_send.size() >= config_.max_in_flight) {
       looked_at_every_row = false;
       break;

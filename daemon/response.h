@@ -165,6 +165,8 @@ class ResponseEngine {
   std::shared_ptr<Inbox> inbox_;
   std::vector<std::string> pending_audit_;  // written after the transaction commits
 
+  template <typename Change>
+  void change_exceptions(Change&& change);
   std::map<std::int64_t, std::string> in_flight_;  // action id -> user id
   // Okta's answers whose journal transaction failed, and when to try them again (engine thread only).
   std::deque<std::pair<std::int64_t, ExecutionResult>> unjournaled_results_;
