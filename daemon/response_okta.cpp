@@ -312,15 +312,16 @@ ExecutionResult from_failure(const okta::Failure& f, std::string summary) {
 struct OktaActionExecutor::Job {
   OktaActionPlan plan;
   std::function<void(ExecutionResult)> done;
-  bool earlier_attempt = false;  // an earlier attempt of this action may have reached Okta
+  bool possibly_sent = false;  // an earlier attempt of this action may have reached Okta
 };
 
 OktaActionExecutor::OktaActionExecutor(boost::asio::io_context& io, okta::Client& client) : io_(io), client_(client) {}
 
 void OktaActionExecutor::execute(const PlannedAction& action, const Attempt& attempt,
                                  std::function<void(ExecutionResult)> done) {
-  // possibly_sent needs nothing extra here: ActionRunner re-reads the user on ambiguous refusals and
-  // the engine counts "already in state" after a resumed send as ours.
+  // possibly_sent: for lifecycle actions ActionRunner re-reads the user on ambiguous refusals and
+  // the engine counts "already in state" after it as ours; an add_to_group takes a membership it
+  // finds as its own (check_membership).
   if (action.kind == ActionKind::notify) {
     ExecutionResult r;
     r.outcome = Outcome::success;
@@ -401,9 +402,9 @@ void OktaActionExecutor::check_membership(std::shared_ptr<Job> job) {
       ExecutionResult already;
       // After an attempt that may have added the user (a timeout or 5xx once the PUT was out), the
       // membership is taken as that attempt's: this action's, whose ttl removes it.
-      already.outcome = job->earlier_attempt ? Outcome::success : Outcome::already_in_state;
+      already.outcome = job->possibly_sent ? Outcome::success : Outcome::already_in_state;
       already.summary =
-          job->earlier_attempt
+          job->possibly_sent
               ? fmt::format("add_to_group not sent again: the user is a member of group {} after an earlier attempt",
                             group_id)
               : fmt::format("add_to_group not sent: the user is already a member of group {}", group_id);
