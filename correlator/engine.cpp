@@ -354,9 +354,8 @@ struct ShardAccess {
   }
 
   // -- constructs ----------------------------------------------------------------------------
+  // The constructs below with a `where` are called only for events it holds for (see apply).
   void single(std::uint32_t d, const Event& e, std::uint64_t kh) {
-    const DetectionRule& r = rules().detections[d];
-    if (!r.where.matches(e, &m.memo)) return;
     if (detection_excepted(d, e)) return;
     std::string key(cur_key());
     std::vector<WindowEntry> ev{entry(e)};
@@ -365,7 +364,6 @@ struct ShardAccess {
 
   void threshold(std::uint32_t d, const Event& e, std::uint64_t kh) {
     const DetectionRule& r = rules().detections[d];
-    if (!r.where.matches(e, &m.memo)) return;
     if (detection_excepted(d, e)) return;
     WindowState& st = m.stores[d].windows[kh];
     st.last_seen = std::max(st.last_seen, e.published);
@@ -381,7 +379,6 @@ struct ShardAccess {
 
   void distinct(std::uint32_t d, const Event& e, std::uint64_t kh) {
     const DetectionRule& r = rules().detections[d];
-    if (!r.where.matches(e, &m.memo)) return;
     FieldView v = read_field(e, r.field, 0, m.scratch);
     if (v.kind == FieldView::Kind::missing || v.kind == FieldView::Kind::null || v.text.empty()) return;
     std::uint64_t value = key_hash(v.text);
@@ -414,10 +411,10 @@ struct ShardAccess {
     st.evidence.assign(from, st.first.end());
   }
 
-  void sequence(std::uint32_t d, const Event& e, std::uint64_t kh) {
+  // m0: the first step's `where` holds for the event.
+  void sequence(std::uint32_t d, const Event& e, std::uint64_t kh, bool m0) {
     const DetectionRule& r = rules().detections[d];
     DetectionStore& store = m.stores[d];
-    bool m0 = r.steps[0].where.matches(e, &m.memo);
     SequenceState* st = nullptr;
     if (m0) {
       if (detection_excepted(d, e)) return;
@@ -516,7 +513,7 @@ struct ShardAccess {
 
   void geo_velocity(std::uint32_t d, const Event& e, std::uint64_t kh) {
     const DetectionRule& r = rules().detections[d];
-    if (!e.geo.lat || !e.geo.lon || !r.where.matches(e, &m.memo)) return;
+    if (!e.geo.lat || !e.geo.lon) return;
     if (detection_excepted(d, e)) return;
     auto [it, inserted] = m.stores[d].geo.try_emplace(kh);
     GeoState& st = it->second;
@@ -540,7 +537,6 @@ struct ShardAccess {
 
   void first_seen(std::uint32_t d, const Event& e, std::uint64_t kh) {
     const DetectionRule& r = rules().detections[d];
-    if (!r.where.matches(e, &m.memo)) return;
     FieldView v = read_field(e, r.field, 0, m.scratch);
     if (v.kind == FieldView::Kind::missing || v.kind == FieldView::Kind::null || v.text.empty()) return;
     auto h = static_cast<std::uint32_t>(key_hash(v.text));
@@ -775,6 +771,37 @@ struct ShardAccess {
     m.metrics.evicted_keys += evicted;
   }
 
+  using Candidate = ApplyCandidate;
+
+  // Loads the state the detection keeps for the key, if any, into the cache. Run for all of an
+  // event's candidates before any of them is applied, so that their table lookups (each a cache
+  // miss or two with many users) overlap instead of waiting on each other.
+  void touch_state(const DetectionRule& r, const DetectionStore& store, std::uint64_t kh, bool first_step) {
+    const void* found = nullptr;
+    switch (r.kind) {
+      case ConstructKind::threshold:
+      case ConstructKind::distinct:
+      case ConstructKind::evidence:
+        if (auto it = store.windows.find(kh); it != store.windows.end()) found = &it->second;
+        break;
+      case ConstructKind::sequence:
+        if (!first_step) return;
+        if (auto it = store.sequences.find(kh); it != store.sequences.end()) found = &it->second;
+        break;
+      case ConstructKind::geo_velocity:
+        if (auto it = store.geo.find(kh); it != store.geo.end()) found = &it->second;
+        break;
+      case ConstructKind::first_seen:
+        if (auto it = store.first_seen.find(kh); it != store.first_seen.end()) found = &it->second;
+        break;
+      case ConstructKind::single:
+      case ConstructKind::absence:
+        return;
+    }
+    // Keeps the lookup: its only purpose is the load.
+    asm volatile("" : : "r"(found) : "memory");
+  }
+
   void apply(const Event& e) {
     const RuleSet& rs = rules();
     advance(e.published);
@@ -786,6 +813,9 @@ struct ShardAccess {
     const std::vector<std::uint32_t>* typed = &kNone;
     if (auto it = rs.by_event_type.find(e.event_type); it != rs.by_event_type.end()) typed = &it->second;
     const std::vector<std::uint32_t>& any = rs.any_event_type;
+    // First pass: keys and predicates, which read only the event, so evaluating all of them before
+    // any state changes decides exactly as evaluating each just before its construct.
+    m.candidates.clear();
     std::size_t i = 0, j = 0;
     while (i < typed->size() || j < any.size()) {
       std::uint32_t d;
@@ -798,12 +828,36 @@ struct ShardAccess {
       ++m.metrics.candidate_evaluations;
       // Every construct ignores an event without its key, or with a key another shard owns, so read
       // the key (once per key slot per event) before evaluating the predicates, which cost far more.
-      // The constructs take its hash; cur_key() is its text.
       std::uint64_t kh = 0;
       if (!cached_key(r, e, kh)) continue;
       // Another shard evaluates this detection for this key: the predicates need not run here too.
       if (!s.owns(kh)) continue;
+      bool first_step = false;
       switch (r.kind) {
+        case ConstructKind::single:
+        case ConstructKind::threshold:
+        case ConstructKind::distinct:
+        case ConstructKind::geo_velocity:
+        case ConstructKind::first_seen:
+          if (!r.where.matches(e, &m.memo)) continue;
+          break;
+        case ConstructKind::sequence:
+          first_step = r.steps[0].where.matches(e, &m.memo);
+          break;
+        case ConstructKind::absence:
+        case ConstructKind::evidence:
+          break;
+      }
+      m.candidates.push_back(Candidate{d, r.key_slot, kh, first_step});
+    }
+    for (const Candidate& c : m.candidates)
+      touch_state(rs.detections[c.detection], m.stores[c.detection], c.key_hash, c.first_step);
+    // Second pass: the constructs, in detection order. cur_key() is the candidate's key text.
+    for (const Candidate& c : m.candidates) {
+      const std::uint32_t d = c.detection;
+      const std::uint64_t kh = c.key_hash;
+      m.key = m.key_cache[c.key_slot].current();
+      switch (rs.detections[d].kind) {
         case ConstructKind::single:
           single(d, e, kh);
           break;
@@ -814,7 +868,7 @@ struct ShardAccess {
           distinct(d, e, kh);
           break;
         case ConstructKind::sequence:
-          sequence(d, e, kh);
+          sequence(d, e, kh, c.first_step);
           break;
         case ConstructKind::absence:
           absence(d, e, kh);

@@ -29,6 +29,14 @@ struct ResponseState {
   std::uint32_t tier = 0;
 };
 
+// A candidate detection of the event being applied, past its key and its `where`.
+struct ApplyCandidate {
+  std::uint32_t detection = 0;
+  std::uint32_t key_slot = 0;
+  std::uint64_t key_hash = 0;
+  bool first_step = false;  // sequences: the first step's `where` holds
+};
+
 struct Shard::Impl {
   explicit Impl(Duration half_life, Duration lateness) : ledger(half_life), buffer(lateness) {}
   std::vector<DetectionStore> stores;
@@ -62,7 +70,8 @@ struct Shard::Impl {
   std::string_view key;  // the key in key_cache of the detection being evaluated
   std::uint64_t event_seq = 0;
   std::string scratch;
-  PredicateMemo memo;  // of the event being applied
+  PredicateMemo memo;                      // of the event being applied
+  std::vector<ApplyCandidate> candidates;  // of the event being applied (reused)
 };
 
 }  // namespace og::correlator

@@ -113,6 +113,8 @@ class ReorderBuffer {
       e = std::move(heap_.back().event);
       heap_.pop_back();
     }
+    // The next event loads while this one is applied.
+    if (const Pending* next = peek()) prefetch_hot_members(*next->event);
     apply(std::move(e));
   }
 
