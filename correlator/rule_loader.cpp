@@ -1,9 +1,11 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -80,13 +82,23 @@ std::string join(const std::vector<std::string_view>& items) {
   return out;
 }
 
-std::optional<Duration> parse_duration(std::string_view text) {
+// Longer than any window or cooldown means; the bound also keeps every later `time + duration` in range.
+constexpr std::int64_t kMaxDurationMs = 36'525LL * 86'400'000LL;
+
+// `too_large` tells an overlong duration from a malformed one, so the message says which.
+std::optional<Duration> parse_duration(std::string_view text, bool* too_large = nullptr) {
+  if (too_large) *too_large = false;
   if (text.empty()) return std::nullopt;
   std::int64_t total = 0;
   std::size_t i = 0;
+  auto overflow = [&] {
+    if (too_large) *too_large = true;
+    return std::nullopt;
+  };
   while (i < text.size()) {
     std::int64_t value = 0;
     auto [end, ec] = std::from_chars(text.data() + i, text.data() + text.size(), value);
+    if (ec == std::errc::result_out_of_range) return overflow();
     if (ec != std::errc{} || value < 0) return std::nullopt;
     i = static_cast<std::size_t>(end - text.data());
     std::size_t u = i;
@@ -108,8 +120,10 @@ std::optional<Duration> parse_duration(std::string_view text) {
       ms = 7 * 86'400'000LL;
     else
       return std::nullopt;
-    total += value * ms;
+    std::int64_t part = 0;
+    if (__builtin_mul_overflow(value, ms, &part) || __builtin_add_overflow(total, part, &total)) return overflow();
   }
+  if (total > kMaxDurationMs) return overflow();
   return Duration(total);
 }
 
@@ -182,6 +196,8 @@ std::optional<double> scalar_number(const YAML::Node& n) {
   double v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc{} || end != s.data() + s.size() || s.empty()) return std::nullopt;
+  // from_chars reads "inf" and "nan"; as risk or a threshold they poison every sum and comparison.
+  if (!std::isfinite(v)) return std::nullopt;
   return v;
 }
 
@@ -347,21 +363,47 @@ class Loader {
     return v;
   }
   std::optional<Duration> get_duration(const FileDoc& f, const YAML::Node& n, const std::string& path) {
-    auto v = n.IsScalar() ? parse_duration(n.Scalar()) : std::nullopt;
-    if (!v) error(f, n, path, fmt::format("expected a duration like 10m, 12h or 1h30m, got {}", describe(n)));
+    bool too_large = false;
+    auto v = n.IsScalar() ? parse_duration(n.Scalar(), &too_large) : std::nullopt;
+    if (too_large)
+      error(f, n, path, fmt::format("duration too large (at most 100 years), got {}", describe(n)));
+    else if (!v)
+      error(f, n, path, fmt::format("expected a duration like 10m, 12h or 1h30m, got {}", describe(n)));
     return v;
   }
-  std::vector<std::string> get_strings(const FileDoc& f, const YAML::Node& n, const std::string& path) {
-    std::vector<std::string> out;
+  // One string of a string-or-list value, with its own node and path, so a problem with one item
+  // is reported at that item rather than at the start of the list.
+  struct StringItem {
+    std::string text;
+    YAML::Node node;
+    std::string path;
+  };
+  // `nonempty`: where an empty list would silently change what the rule means (match everything or
+  // nothing), it is an error instead.
+  std::vector<StringItem> get_string_items(const FileDoc& f, const YAML::Node& n, const std::string& path,
+                                           bool nonempty = false) {
+    std::vector<StringItem> out;
+    if (nonempty && n.IsSequence() && n.size() == 0) {
+      error(f, n, path, "expected a non-empty list");
+      return out;
+    }
     if (n.IsScalar()) {
-      out.push_back(n.Scalar());
+      out.push_back(StringItem{n.Scalar(), n, path});
     } else if (n.IsSequence()) {
       for (std::size_t i = 0; i < n.size(); ++i) {
-        if (auto s = get_string(f, n[i], fmt::format("{}[{}]", path, i))) out.push_back(*s);
+        std::string ipath = fmt::format("{}[{}]", path, i);
+        if (auto s = get_string(f, n[i], ipath)) out.push_back(StringItem{*s, n[i], std::move(ipath)});
       }
     } else {
       error(f, n, path, fmt::format("expected a string or a list of strings, got {}", describe(n)));
     }
+    return out;
+  }
+  std::vector<std::string> get_strings(const FileDoc& f, const YAML::Node& n, const std::string& path,
+                                       bool nonempty = false) {
+    std::vector<std::string> out;
+    for (StringItem& item : get_string_items(f, n, path, nonempty))
+      out.push_back(std::move(item.text));
     return out;
   }
   bool require(const FileDoc& f, const YAML::Node& map, const std::string& path, std::string_view key) {
@@ -371,6 +413,32 @@ class Loader {
   }
 
   // -- lists and macros ------------------------------------------------------------------------
+  // A detection's fingerprint covers every macro and list its predicates reach, through nested
+  // macros and `$list` includes too, so editing any of them resets the state built by the old
+  // logic. Definitions are compiled once and then served from the cache, so each records what it
+  // reached (`deps_`) for the later users to pick up.
+  class DependencyScope {
+   public:
+    DependencyScope(Loader& l, std::string name) : l_(l), name_(std::move(name)), outer_(std::move(l.used_names_)) {
+      l_.used_names_.clear();
+    }
+    ~DependencyScope() {
+      l_.deps_[name_] = l_.used_names_;
+      outer_.insert(l_.used_names_.begin(), l_.used_names_.end());
+      l_.used_names_ = std::move(outer_);
+    }
+    DependencyScope(const DependencyScope&) = delete;
+    DependencyScope& operator=(const DependencyScope&) = delete;
+
+   private:
+    Loader& l_;
+    std::string name_;
+    std::set<std::string> outer_;
+  };
+  void use_dependencies(const std::string& name) {
+    if (auto d = deps_.find(name); d != deps_.end()) used_names_.insert(d->second.begin(), d->second.end());
+  }
+
   std::optional<std::vector<std::string>> list_items(const FileDoc& f, const YAML::Node& at, const std::string& path,
                                                      const std::string& name) {
     auto it = lists_.find(name);
@@ -382,11 +450,15 @@ class Loader {
       return std::nullopt;
     }
     used_names_.insert("list:" + name);
-    if (auto c = list_cache_.find(name); c != list_cache_.end()) return c->second;
+    if (auto c = list_cache_.find(name); c != list_cache_.end()) {
+      use_dependencies("list:" + name);
+      return c->second;
+    }
     if (!list_visiting_.insert(name).second) {
       error(f, at, path, fmt::format("list '{}' includes itself", name));
       return std::nullopt;
     }
+    DependencyScope scope(*this, "list:" + name);
     const Named& def = it->second;
     std::vector<std::string> items;
     std::string lpath = "lists." + name;
@@ -421,7 +493,10 @@ class Loader {
       return std::nullopt;
     }
     used_names_.insert("macro:" + name);
-    if (auto c = macro_cache_.find(name); c != macro_cache_.end()) return c->second;
+    if (auto c = macro_cache_.find(name); c != macro_cache_.end()) {
+      use_dependencies("macro:" + name);
+      return c->second;
+    }
     if (std::find(macro_stack_.begin(), macro_stack_.end(), name) != macro_stack_.end()) {
       std::string cycle;
       for (const auto& m : macro_stack_)
@@ -429,6 +504,7 @@ class Loader {
       error(f, at, path, fmt::format("macro cycle: {}{}", cycle, name));
       return std::nullopt;
     }
+    DependencyScope scope(*this, "macro:" + name);
     macro_stack_.push_back(name);
     std::size_t errors_before = diags_.error_count();
     PredicateNode node = predicate(*it->second.file, it->second.node, "macros." + name, false);
@@ -486,15 +562,20 @@ class Loader {
     op.strings.erase(std::unique(op.strings.begin(), op.strings.end()), op.strings.end());
   }
 
-  std::vector<FieldOp> field_ops(const FileDoc& f, const YAML::Node& v, const std::string& path) {
+  // `inherited_icase`: an enclosing mapping's ignore_case, which holds under `not` too (the inner
+  // mapping may still set its own).
+  std::vector<FieldOp> field_ops(const FileDoc& f, const YAML::Node& v, const std::string& path,
+                                 bool inherited_icase = false) {
     std::vector<FieldOp> ops;
     if (v.IsScalar()) {
-      ops.push_back(scalar_equals(v, false));
+      ops.push_back(scalar_equals(v, inherited_icase));
       return ops;
     }
     if (v.IsSequence()) {
       FieldOp op;
-      op.strings = get_strings(f, v, path);
+      op.ignore_case = inherited_icase;
+      op.strings = get_strings(f, v, path, true);
+      if (op.strings.empty()) return ops;
       finish_strings(op);
       ops.push_back(std::move(op));
       return ops;
@@ -503,8 +584,8 @@ class Loader {
                                                     "regex",  "cidr",   "cidr_list",   "gt",     "gte",    "lt",
                                                     "lte",    "exists", "ignore_case", "not"};
     if (!check_map(f, v, path, kOps)) return ops;
-    bool icase = false;
-    if (auto ic = v["ignore_case"]) icase = get_bool(f, ic, path + ".ignore_case").value_or(false);
+    bool icase = inherited_icase;
+    if (auto ic = v["ignore_case"]) icase = get_bool(f, ic, path + ".ignore_case").value_or(icase);
     for (auto it = v.begin(); it != v.end(); ++it) {
       std::string k = it->first.Scalar();
       YAML::Node a = it->second;
@@ -524,20 +605,26 @@ class Loader {
           error(f, a, p, fmt::format("expected a list of values, got {}", describe(a)));
           continue;
         }
-        op.strings = get_strings(f, a, p);
+        op.strings = get_strings(f, a, p, true);
+        if (op.strings.empty()) continue;
         finish_strings(op);
       } else if (k == "in_list") {
         auto name = get_string(f, a, p);
         if (!name) continue;
         auto items = list_items(f, a, p, *name);
         if (!items) continue;
+        if (items->empty()) {
+          error(f, a, p, fmt::format("list '{}' is empty; expected a non-empty list", *name));
+          continue;
+        }
         op.strings = *items;
         finish_strings(op);
       } else if (k == "prefix" || k == "suffix" || k == "contains") {
         op.kind = k == "prefix"   ? FieldOp::Kind::prefix
                   : k == "suffix" ? FieldOp::Kind::suffix
                                   : FieldOp::Kind::contains;
-        op.strings = get_strings(f, a, p);
+        op.strings = get_strings(f, a, p, true);
+        if (op.strings.empty()) continue;
         finish_strings(op);
       } else if (k == "regex") {
         auto pattern = get_string(f, a, p);
@@ -554,17 +641,28 @@ class Loader {
         op.regex = std::move(re);
       } else if (k == "cidr" || k == "cidr_list") {
         op.kind = FieldOp::Kind::cidr;
-        std::vector<std::string> items;
+        std::vector<StringItem> items;
         if (k == "cidr") {
-          items = get_strings(f, a, p);
+          items = get_string_items(f, a, p, true);
+          if (items.empty()) continue;
         } else if (auto name = get_string(f, a, p)) {
-          items = list_items(f, a, p, *name).value_or(std::vector<std::string>{});
+          auto listed = list_items(f, a, p, *name);
+          if (!listed) continue;
+          if (listed->empty()) {
+            error(f, a, p, fmt::format("list '{}' is empty; expected a non-empty list", *name));
+            continue;
+          }
+          for (std::string& text : *listed)
+            items.push_back(StringItem{std::move(text), a, p});
+        } else {
+          continue;
         }
-        for (const std::string& s : items) {
-          if (auto c = parse_cidr(s))
+        for (const StringItem& item : items) {
+          if (auto c = parse_cidr(item.text))
             op.cidrs.push_back(*c);
           else
-            error(f, a, p, fmt::format("expected an IP address or CIDR like 10.0.0.0/8, got \"{}\"", s));
+            error(f, item.node, item.path,
+                  fmt::format("expected an IP address or CIDR like 10.0.0.0/8, got \"{}\"", item.text));
         }
       } else if (k == "gt" || k == "gte" || k == "lt" || k == "lte") {
         auto n = get_number(f, a, p);
@@ -581,7 +679,7 @@ class Loader {
         op.boolean = *b;
       } else if (k == "not") {
         op.kind = FieldOp::Kind::negate;
-        op.group = field_ops(f, a, p);
+        op.group = field_ops(f, a, p, icase);
         if (op.group.empty()) continue;
       } else {
         continue;  // reported by check_map
@@ -626,8 +724,8 @@ class Loader {
         node.children.push_back(predicate(f, v, p, in_target));
         all.children.push_back(std::move(node));
       } else if (k == "macro") {
-        for (const std::string& name : get_strings(f, v, p)) {
-          if (auto m = macro_node(f, v, p, name)) all.children.push_back(std::move(*m));
+        for (const StringItem& name : get_string_items(f, v, p, true)) {
+          if (auto m = macro_node(f, name.node, name.path, name.text)) all.children.push_back(std::move(*m));
         }
       } else if (k == "any_target" || k == "all_targets") {
         if (in_target) {
@@ -699,6 +797,7 @@ class Loader {
   std::map<std::string, std::optional<PredicateNode>> macro_cache_;
   std::vector<std::string> macro_stack_;
   std::set<std::string> used_names_;
+  std::map<std::string, std::set<std::string>> deps_;  // "macro:x"/"list:x" -> what it reaches
   std::vector<RawDetection> raw_;
   std::unordered_map<std::string, std::uint32_t> detection_ids_;
 };
@@ -825,16 +924,16 @@ void Loader::compile_detection(const RawDetection& raw, DetectionRule& d) {
     if (it != kSev.end()) d.severity = static_cast<DetectionSeverity>(it - kSev.begin());
   }
   if (auto v = n["source"]) {
-    for (const std::string& s : get_strings(f, v, path + ".source"))
+    for (const std::string& s : get_strings(f, v, path + ".source", true))
       d.sources.push_back(Symbol::intern(s));
   }
   if (auto v = n["where"]) d.where = Predicate(predicate(f, v, path + ".where", false));
-  std::vector<std::string> keys{"actor.id"};
-  if (auto v = n["key"]) keys = get_strings(f, v, path + ".key");
+  std::vector<StringItem> keys{StringItem{"actor.id", n, path + ".key"}};
+  if (auto v = n["key"]) keys = get_string_items(f, v, path + ".key");
   if (keys.empty()) error(f, n["key"], path + ".key", "expected at least one key field");
-  for (const std::string& k : keys) {
-    if (auto ref = field_ref(f, n["key"] ? n["key"] : n, path + ".key", k)) d.key.push_back(*ref);
-    d.key_text += (d.key_text.empty() ? "" : "+") + k;
+  for (const StringItem& k : keys) {
+    if (auto ref = field_ref(f, k.node, k.path, k.text)) d.key.push_back(*ref);
+    d.key_text += (d.key_text.empty() ? "" : "+") + k.text;
   }
   if (auto v = n["risk"]) {
     auto r = get_number(f, v, path + ".risk");
@@ -1062,8 +1161,8 @@ std::optional<ResponseCondition> Loader::condition(const FileDoc& f, const YAML:
       c.risk = get_number(f, v, p).value_or(0);
     } else if (k == "detection") {
       c.kind = ResponseCondition::Kind::detection;
-      for (const std::string& id : get_strings(f, v, p)) {
-        if (auto idx = detection_index(f, v, p, id)) c.detections.push_back(*idx);
+      for (const StringItem& id : get_string_items(f, v, p, true)) {
+        if (auto idx = detection_index(f, id.node, id.path, id.text)) c.detections.push_back(*idx);
       }
     } else if (k == "severity_at_least") {
       static const std::vector<std::string_view> kSev{"info", "low", "medium", "high", "critical"};
@@ -1426,29 +1525,30 @@ void Loader::compile_exceptions() {
       e.pos = pos(f, n);
       if (require(f, n, path, "id")) e.id = get_string(f, n["id"], path + ".id").value_or("");
       if (auto v = n["detections"]) {
-        for (const std::string& id : get_strings(f, v, path + ".detections")) {
-          if (auto idx = detection_index(f, v, path + ".detections", id)) e.detections.push_back(*idx);
+        // An empty list would read as "no list": the exception would cover every detection.
+        for (const StringItem& id : get_string_items(f, v, path + ".detections", true)) {
+          if (auto idx = detection_index(f, id.node, id.path, id.text)) e.detections.push_back(*idx);
         }
       }
       if (auto v = n["responses"]) {
-        for (const std::string& id : get_strings(f, v, path + ".responses")) {
-          if (auto idx = set_->find_response(id))
+        for (const StringItem& id : get_string_items(f, v, path + ".responses", true)) {
+          if (auto idx = set_->find_response(id.text))
             e.responses.push_back(*idx);
           else
-            error(f, v, path + ".responses", fmt::format("unknown response '{}'", id));
+            error(f, id.node, id.path, fmt::format("unknown response '{}'", id.text));
         }
       }
-      if (auto v = n["users"]) e.users = get_strings(f, v, path + ".users");
+      if (auto v = n["users"]) e.users = get_strings(f, v, path + ".users", true);
       if (auto v = n["groups"]) {
-        e.groups = get_strings(f, v, path + ".groups");
+        e.groups = get_strings(f, v, path + ".groups", true);
         warning(f, v, path + ".groups", "group criteria need the engine's group lookup; without one they never match");
       }
       if (auto v = n["ips"]) {
-        for (const std::string& s : get_strings(f, v, path + ".ips")) {
-          if (auto c = parse_cidr(s))
+        for (const StringItem& s : get_string_items(f, v, path + ".ips", true)) {
+          if (auto c = parse_cidr(s.text))
             e.ips.push_back(*c);
           else
-            error(f, v, path + ".ips", fmt::format("expected an IP address or CIDR, got \"{}\"", s));
+            error(f, s.node, s.path, fmt::format("expected an IP address or CIDR, got \"{}\"", s.text));
         }
       }
       if (auto v = n["where"]) {
@@ -1512,13 +1612,13 @@ void Loader::compile_tests() {
       if (YAML::Node m = n["mappings"]) {
         // A path or a list of paths, relative to the rule file like `events`, so a pack that ships its
         // alert mappings runs its own tests without flags.
-        for (const std::string& item : get_strings(f, m, path + ".mappings")) {
-          std::filesystem::path mp = f.dir / item;
+        for (const StringItem& item : get_string_items(f, m, path + ".mappings")) {
+          std::filesystem::path mp = f.dir / item.text;
           std::error_code ec;
           if (std::filesystem::exists(mp, ec))
             t.alert_mappings.push_back(std::move(mp));
           else
-            error(f, m, path + ".mappings", fmt::format("alert mappings not found: {}", mp.string()));
+            error(f, item.node, item.path, fmt::format("alert mappings not found: {}", mp.string()));
         }
       }
       if (require(f, n, path, "expect")) {
@@ -1534,8 +1634,8 @@ void Loader::compile_tests() {
               error(f, v, ep + "." + k, fmt::format("expected a list of detection ids, got {}", describe(v)));
               continue;
             }
-            for (const std::string& id : get_strings(f, v, ep + "." + k)) {
-              if (detection_index(f, v, ep + "." + k, id)) out.push_back(id);
+            for (const StringItem& id : get_string_items(f, v, ep + "." + k)) {
+              if (detection_index(f, id.node, id.path, id.text)) out.push_back(id.text);
             }
           }
           if (YAML::Node v = ex["risk"]) {
@@ -1557,7 +1657,7 @@ void Loader::compile_tests() {
                 text.erase(0, text.find_first_not_of(' '));
                 double value = 0;
                 auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-                if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) {
+                if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value)) {
                   error(f, it->second, ep + ".risk." + r.user,
                         fmt::format("expected a comparison like \">= 50\", got {}", describe(it->second)));
                   continue;
@@ -1572,11 +1672,11 @@ void Loader::compile_tests() {
             if (!v.IsSequence()) {
               error(f, v, ep + ".actions", fmt::format("expected a list of action names, got {}", describe(v)));
             } else {
-              for (const std::string& a : get_strings(f, v, ep + ".actions")) {
-                if (auto k = action_kind_from(a))
+              for (const StringItem& a : get_string_items(f, v, ep + ".actions")) {
+                if (auto k = action_kind_from(a.text))
                   t.expect_actions.push_back(*k);
                 else
-                  error(f, v, ep + ".actions", fmt::format("unknown action '{}'", a));
+                  error(f, a.node, a.path, fmt::format("unknown action '{}'", a.text));
               }
             }
           }
@@ -1726,6 +1826,104 @@ LoadResult Loader::run(std::vector<FileDoc> docs) {
   return result;
 }
 
+// YAML aliases make a document a graph: yaml-cpp registers an anchor before its children, so
+// `&w { all: [ *w ] }` is a node that contains itself, and every walk of it (compiling, emitting for
+// the fingerprint) recurses forever. Nested aliases also multiply: six levels of ten expand to a
+// million nodes from a few lines. Both are found from the parser's events, before any tree walk:
+// an alias to a node still open is a cycle, and sizes (aliases counted in full each time) add up as
+// the events arrive, so a bomb is rejected without being expanded.
+class AliasCheck final : public YAML::EventHandler {
+ public:
+  static constexpr std::uint64_t kMaxNodes = 100'000;
+
+  // The first problem, as (mark, message); empty when the document is fine.
+  std::optional<std::pair<YAML::Mark, std::string>> problem;
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnAnchor(const YAML::Mark&, const std::string& name) override { pending_name_ = name; }
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, const std::string&) override {
+    leaf(mark, anchor);
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (problem) return;
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) return;  // yaml-cpp rejects unknown anchors itself
+    if (it->second.open) {
+      fail(mark, fmt::format("alias '*{}' refers to a node that contains it (a cycle)", it->second.name));
+      return;
+    }
+    add(mark, it->second.size);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(mark, anchor);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(mark, anchor);
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  struct Anchor {
+    std::string name;
+    bool open = true;
+    std::uint64_t size = 0;
+  };
+  struct Open {
+    YAML::anchor_t anchor = 0;
+    std::uint64_t size = 1;
+  };
+
+  void fail(const YAML::Mark& mark, std::string message) {
+    if (!problem) problem.emplace(mark, std::move(message));
+  }
+  // Saturating, so sizes of a deep bomb cannot wrap around.
+  static std::uint64_t sum(std::uint64_t a, std::uint64_t b) { return std::min(a + b, kMaxNodes + 1); }
+  void add(const YAML::Mark& mark, std::uint64_t size) {
+    if (problem) return;
+    total_ = sum(total_, size);
+    if (!stack_.empty()) stack_.back().size = sum(stack_.back().size, size);
+    if (total_ > kMaxNodes)
+      fail(mark, fmt::format("the document expands to more than {} nodes through aliases", kMaxNodes));
+  }
+  void name_anchor(YAML::anchor_t anchor, bool is_open, std::uint64_t size) {
+    if (anchor == 0) return;
+    anchors_[anchor] = Anchor{std::exchange(pending_name_, {}), is_open, size};
+  }
+  void leaf(const YAML::Mark& mark, YAML::anchor_t anchor) {
+    name_anchor(anchor, false, 1);
+    add(mark, 1);
+  }
+  void open(const YAML::Mark& mark, YAML::anchor_t anchor) {
+    name_anchor(anchor, true, 0);
+    if (problem) return;
+    total_ = sum(total_, 1);
+    if (total_ > kMaxNodes)
+      fail(mark, fmt::format("the document expands to more than {} nodes through aliases", kMaxNodes));
+    stack_.push_back(Open{anchor, 1});
+  }
+  void close() {
+    if (stack_.empty()) return;
+    Open done = stack_.back();
+    stack_.pop_back();
+    if (done.anchor != 0) {
+      Anchor& a = anchors_[done.anchor];
+      a.open = false;
+      a.size = done.size;
+    }
+    if (!stack_.empty()) stack_.back().size = sum(stack_.back().size, done.size);
+  }
+
+  std::unordered_map<YAML::anchor_t, Anchor> anchors_;
+  std::vector<Open> stack_;
+  std::string pending_name_;
+  std::uint64_t total_ = 0;
+};
+
 bool is_rule_file(const std::filesystem::path& p) {
   return p.extension() == ".yml" || p.extension() == ".yaml";
 }
@@ -1789,6 +1987,16 @@ LoadResult load_rules_from_sources(const std::vector<RuleSource>& sources) {
     doc.name = s.name;
     doc.dir = std::filesystem::path(s.name).parent_path();
     try {
+      std::istringstream in(s.text);
+      YAML::Parser parser(in);
+      AliasCheck check;
+      parser.HandleNextDocument(check);
+      if (check.problem) {
+        const YAML::Mark& m = check.problem->first;
+        parse_errors.error(s.name, static_cast<std::uint32_t>(m.line + 1), static_cast<std::uint32_t>(m.column + 1), "",
+                           std::move(check.problem->second));
+        continue;
+      }
       doc.root = YAML::Load(s.text);
     } catch (const YAML::Exception& e) {
       parse_errors.error(s.name, static_cast<std::uint32_t>(e.mark.line + 1),

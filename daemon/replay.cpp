@@ -9,6 +9,7 @@
 
 #include "correlator/engine.h"
 #include "correlator/timestamp.h"
+#include "daemon/ingest.h"
 #include "daemon/replay_events.h"
 #include "daemon/rules_cli.h"
 
@@ -74,6 +75,10 @@ std::optional<ReplayOptions> parse_options(std::span<const std::string_view> arg
   }
   if (o.rules.empty() || o.events.empty()) {
     err << "oktaguard replay: --rules and --events are required\n";
+    return std::nullopt;
+  }
+  if (o.from && o.to && *o.to < *o.from) {
+    err << "oktaguard replay: --to " << format_time(*o.to) << " is before --from " << format_time(*o.from) << "\n";
     return std::nullopt;
   }
   return o;
@@ -160,6 +165,22 @@ int replay_command(std::span<const std::string_view> args, std::ostream& out, st
     return drop;
   });
   sort_by_event_time(parsed.events);
+  // The daemon drops a uuid it has already seen (the same export given twice, overlapping exports),
+  // so a backtest must too, or one event counts twice towards a threshold: the daemon's own filter,
+  // with its default horizon, over the events in the order the engine sees them.
+  std::size_t duplicates = 0;
+  IngestLimits limits;
+  Deduplicator dedupe(limits.dedupe_horizon, limits.dedupe_max_entries);
+  std::vector<Event> kept;
+  kept.reserve(parsed.events.size());
+  for (Event& e : parsed.events) {
+    if (dedupe.seen_before(e))
+      ++duplicates;
+    else
+      kept.push_back(std::move(e));
+  }
+  parsed.events = std::move(kept);
+  if (duplicates) err << "oktaguard replay: dropped " << duplicates << " event(s) with a uuid already seen\n";
 
   Shard shard(loaded.rules);
   for (const Event& e : parsed.events)
@@ -194,7 +215,7 @@ int replay_command(std::span<const std::string_view> args, std::ostream& out, st
   std::string scratch;
   if (o->format == "json") {
     out << "{\"events\":" << parsed.events.size() << ",\"skipped\":" << parsed.errors.size()
-        << ",\"outside_range\":" << outside << ",\"inputs\":[";
+        << ",\"outside_range\":" << outside << ",\"duplicates\":" << duplicates << ",\"inputs\":[";
     for (std::size_t i = 0; i < inputs.size(); ++i)
       out << (i ? "," : "") << "{\"input\":" << json_quote(inputs[i].origin) << ",\"parsed\":" << inputs[i].parsed
           << ",\"skipped\":" << inputs[i].skipped << "}";
@@ -239,7 +260,9 @@ int replay_command(std::span<const std::string_view> args, std::ostream& out, st
   if (!parsed.events.empty())
     out << fmt::format(" from {} to {}", format_time(parsed.events.front().published),
                        format_time(parsed.events.back().published));
-  out << fmt::format(", {} skipped, {} outside --from/--to\n", parsed.errors.size(), outside);
+  out << fmt::format(", {} skipped, {} outside --from/--to", parsed.errors.size(), outside);
+  if (duplicates) out << fmt::format(", {} duplicate(s) dropped", duplicates);
+  out << "\n";
   for (const InputReport& in : inputs)
     out << fmt::format("  input {}: {} parsed, {} skipped\n", in.origin, in.parsed, in.skipped);
   out << "\n";

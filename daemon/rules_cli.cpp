@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "correlator/engine.h"
+#include "daemon/ingest.h"
 
 namespace og::daemon {
 
@@ -97,8 +98,34 @@ std::optional<Options> parse_options(std::span<const std::string_view> args, boo
   return o;
 }
 
-int check(const Options& o, std::ostream& out) {
+// A directory without *.yml/*.yaml files loads as an empty, valid rule set: reported, so a
+// mistyped path is not "ok: 0 detections".
+LoadResult load(const Options& o) {
   LoadResult r = load_rules(o.paths);
+  Diagnostics empty;
+  for (const fs::path& p : o.paths) {
+    std::error_code ec;
+    if (!fs::is_directory(p, ec)) continue;
+    bool any = false;
+    for (const auto& entry : fs::directory_iterator(p, ec)) {
+      const fs::path ext = entry.path().extension();
+      if (entry.is_regular_file(ec) && (ext == ".yml" || ext == ".yaml")) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) empty.error(p.string(), 0, 0, "", "no rule files (*.yml, *.yaml) in this directory");
+  }
+  if (!empty.empty()) {
+    empty.append(r.diagnostics);
+    r.diagnostics = std::move(empty);
+    r.rules.reset();
+  }
+  return r;
+}
+
+int check(const Options& o, std::ostream& out) {
+  LoadResult r = load(o);
   if (o.format == "json") {
     out << "{\"ok\":" << (r.ok() ? "true" : "false") << ",\"diagnostics\":" << render_json(r.diagnostics);
     if (r.ok())
@@ -122,7 +149,7 @@ int test(const Options& o, std::ostream& out, std::ostream& err) {
   for (const fs::path& m : o.mappings)
     mappings_ok &= load_alert_mappings(m, alerts, err);
   if (!mappings_ok) return 1;
-  LoadResult r = load_rules(o.paths);
+  LoadResult r = load(o);
   if (!r.ok()) {
     err << render_text(r.diagnostics);
     err << "rules do not load: no test ran\n";
@@ -139,6 +166,7 @@ int test(const Options& o, std::ostream& out, std::ostream& err) {
       out << (c.passed ? "PASS " : "FAIL ") << c.file << ": " << c.name << "\n";
       for (const std::string& f : c.failures)
         out << "    " << f << "\n";
+      if (c.duplicates) out << "    note: dropped " << c.duplicates << " event(s) with a uuid already seen\n";
     }
     results.push_back(std::move(c));
   }
@@ -204,6 +232,19 @@ CaseResult run_rule_test(const std::shared_ptr<const RuleSet>& rules, const Rule
   if (parsed.events.empty() && parsed.errors.empty()) c.failures.push_back("the case has no events");
 
   sort_by_event_time(parsed.events);
+  // As the daemon (and replay) do: a case's events repeating a uuid within the de-duplication
+  // horizon are one delivery, not two, or a test would pass on counts the daemon never reaches.
+  IngestLimits limits;
+  Deduplicator dedupe(limits.dedupe_horizon, limits.dedupe_max_entries);
+  std::vector<Event> kept;
+  kept.reserve(parsed.events.size());
+  for (Event& e : parsed.events) {
+    if (dedupe.seen_before(e))
+      ++c.duplicates;
+    else
+      kept.push_back(std::move(e));
+  }
+  parsed.events = std::move(kept);
   Shard shard(rules);
   EventTime last{};
   for (const Event& e : parsed.events) {

@@ -41,6 +41,7 @@ struct CaseResult {
   std::vector<std::string> failures;    // why it failed, one line each
   std::vector<std::string> detections;  // ids that fired, in order
   std::vector<std::string> actions;     // action kinds decided, in order
+  std::size_t duplicates = 0;           // events dropped for repeating a uuid, as the daemon drops them
 };
 
 // Runs one test case of `rules` (which must hold it). Exposed for tests.

@@ -1,4 +1,7 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <chrono>
 
 #include "correlator/rule_set.h"
 #include "tests/unit/correlator/rule_test_util.h"
@@ -221,6 +224,155 @@ TEST(RuleLoader, FingerprintFollowsTheMacrosADetectionUses) {
   EXPECT_EQ(a->detections[0].fingerprint, b->detections[0].fingerprint);
   EXPECT_NE(a->detections[0].fingerprint, c->detections[0].fingerprint);
   EXPECT_EQ(a->detections[1].fingerprint, c->detections[1].fingerprint);
+}
+
+TEST(RuleLoader, FingerprintFollowsNestedMacros) {
+  std::string base =
+      "macros:\n  n: { outcome.result: FAILURE }\n  m: { macro: n }\ndetections:\n  - id: d\n    where: { macro: m }\n";
+  auto a = load_ok(base);
+  std::string changed = base;
+  changed.replace(changed.find("FAILURE"), 7, "DENY");
+  auto c = load_ok(changed);
+  ASSERT_TRUE(a && c);
+  EXPECT_NE(a->detections[0].fingerprint, c->detections[0].fingerprint);
+}
+
+TEST(RuleLoader, FingerprintFollowsListsOfNestedMacrosAndIncludedLists) {
+  std::string base =
+      "lists:\n  inner: [FAILURE]\n  outer: [$inner, DENY]\nmacros:\n  n: { outcome.result: { in_list: outer } }\n"
+      "  m: { macro: n }\ndetections:\n  - id: d\n    where: { macro: m }\n  - id: e\n    where: { eventType: y }\n";
+  auto a = load_ok(base);
+  std::string changed = base;
+  changed.replace(changed.find("FAILURE"), 7, "SKIPPED");
+  auto c = load_ok(changed);
+  ASSERT_TRUE(a && c);
+  EXPECT_NE(a->detections[0].fingerprint, c->detections[0].fingerprint);
+  EXPECT_EQ(a->detections[1].fingerprint, c->detections[1].fingerprint);
+}
+
+TEST(RuleLoader, SelfReferencingAliasIsAnErrorAtTheAlias) {
+  Diagnostics ds = load_fail("detections:\n  - id: a\n    where: &w { all: [ *w ] }\n", "rules/x.yml");
+  EXPECT_TRUE(has(ds, 3, 24, "alias '*w' refers to a node that contains it")) << render_text(ds);
+  EXPECT_EQ(render_text(ds).rfind("rules/x.yml:3:24: error: ", 0), 0u) << render_text(ds);
+}
+
+TEST(RuleLoader, AliasBombIsRejectedQuickly) {
+  // Six levels of ten: a million predicate nodes once expanded.
+  std::string yaml = "macros:\n  m0: &m0 { eventType: x }\n";
+  for (int level = 1; level <= 6; ++level) {
+    std::string ref = fmt::format("*m{}", level - 1);
+    yaml += fmt::format("  m{0}: &m{0} {{ any: [{1}, {1}, {1}, {1}, {1}, {1}, {1}, {1}, {1}, {1}] }}\n", level, ref);
+  }
+  yaml += "detections:\n  - id: d\n    where: { macro: m6 }\n";
+  auto start = std::chrono::steady_clock::now();
+  Diagnostics ds = load_fail(yaml);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_NE(render_text(ds).find("expands to more than 100000 nodes through aliases"), std::string::npos)
+      << render_text(ds);
+  EXPECT_LT(took, std::chrono::seconds(2));
+}
+
+TEST(RuleLoader, AliasesWithinTheLimitStillLoad) {
+  auto rules = load_ok(R"(macros:
+  sign_in: &s { eventType: user.session.start }
+detections:
+  - id: a
+    where: *s
+  - id: b
+    where: { all: [ *s, { outcome.result: FAILURE } ] }
+)");
+  ASSERT_TRUE(rules);
+  EXPECT_EQ(rules->detections.size(), 2u);
+}
+
+TEST(RuleLoader, EmptyListsAreErrorsWhereTheyWouldChangeTheMeaning) {
+  Diagnostics ds = load_fail(R"(lists:
+  none: []
+detections:
+  - id: a
+    where: { macro: [] }
+  - id: b
+    where: { outcome.result: { in: [] } }
+  - id: c
+    where: { outcome.result: { in_list: none } }
+  - id: d
+    where: { client.ipAddress: { cidr: [] } }
+  - id: e
+    where: { outcome.result: [] }
+  - id: f
+    where: { client.ipAddress: { cidr_list: none } }
+  - id: g
+    where: { actor.alternateId: { suffix: [] } }
+exceptions:
+  - id: x
+    detections: []
+    users: [alice]
+)");
+  EXPECT_TRUE(has(ds, 5, 21, "expected a non-empty list")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 7, 36, "expected a non-empty list")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 9, 41, "list 'none' is empty; expected a non-empty list")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 11, 40, "expected a non-empty list")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 13, 30, "expected a non-empty list")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 15, 45, "list 'none' is empty; expected a non-empty list")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 17, 43, "expected a non-empty list")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 20, 17, "expected a non-empty list")) << render_text(ds);
+  EXPECT_EQ(ds.error_count(), 8u) << render_text(ds);
+}
+
+TEST(RuleLoader, NonFiniteNumbersAndOverlongDurationsAreErrors) {
+  Diagnostics ds = load_fail(R"(detections:
+  - id: a
+    where: { eventType: x }
+    risk: inf
+  - id: b
+    where: { eventType: x }
+    risk: nan
+  - id: c
+    where: { eventType: x }
+    cooldown: 150000000000d
+  - id: d
+    where: { eventType: x }
+    threshold: { count: 2, within: 106751992d }
+  - id: e
+    where: { eventType: x }
+    cooldown: 36526d
+  - id: f
+    where: { eventType: x }
+    cooldown: 99999999999999999999999s
+)");
+  EXPECT_TRUE(has(ds, 4, 11, "expected a number, got \"inf\"")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 7, 11, "expected a number, got \"nan\"")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 10, 15, "duration too large (at most 100 years)")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 13, 36, "duration too large (at most 100 years)")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 16, 15, "duration too large (at most 100 years)")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 19, 15, "duration too large (at most 100 years)")) << render_text(ds);
+  EXPECT_EQ(ds.error_count(), 6u) << render_text(ds);
+  // A hundred years is still allowed.
+  auto rules = load_ok("detections:\n  - id: a\n    where: { eventType: x }\n    cooldown: 36525d\n");
+  ASSERT_TRUE(rules);
+  EXPECT_EQ(rules->detections[0].cooldown, std::chrono::hours(24 * 36525));
+}
+
+TEST(RuleLoader, ListItemsAreReportedAtTheItem) {
+  Diagnostics ds = load_fail(R"(macros:
+  m: { eventType: x }
+detections:
+  - id: d1
+    where: { macro: [m, nope], client.ipAddress: { cidr: [10.0.0.0/8, 10.0.0.0/33] } }
+    key: [actor.id, clientt]
+exceptions:
+  - id: e
+    detections: [d1,
+      d3_typo]
+    ips: [10.0.0.0/8, 300.1.1.1]
+)");
+  EXPECT_TRUE(has(ds, 5, 25, "unknown macro 'nope'")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 5, 71, "expected an IP address or CIDR like 10.0.0.0/8, got \"10.0.0.0/33\"")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 6, 21, "unknown field 'clientt'")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 10, 7, "unknown detection 'd3_typo'")) << render_text(ds);
+  EXPECT_TRUE(has(ds, 11, 23, "expected an IP address or CIDR, got \"300.1.1.1\"")) << render_text(ds);
+  EXPECT_EQ(ds.error_count(), 5u) << render_text(ds);
+  EXPECT_NE(render_text(ds).find("[exceptions[0].detections[1]]"), std::string::npos) << render_text(ds);
 }
 
 }  // namespace

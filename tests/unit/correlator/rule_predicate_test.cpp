@@ -82,6 +82,21 @@ TEST(RulePredicate, ListsAndMacrosAcrossFiles) {
   EXPECT_TRUE(r.rules->detections[0].where.matches(sample()));
 }
 
+TEST(RulePredicate, IgnoreCaseHoldsInsideNot) {
+  Event e = sample();
+  e.actor.alternate_id = "Bob@EXAMPLE.COM";
+  EXPECT_FALSE(where("{ actor.alternateId: { not: { suffix: \"@example.com\" }, ignore_case: true } }").matches(e));
+  EXPECT_FALSE(where("{ actor.alternateId: { not: bob@example.com, ignore_case: true } }").matches(e));
+  EXPECT_FALSE(
+      where("{ actor.alternateId: { not: [alice@example.com, bob@example.com], ignore_case: true } }").matches(e));
+  EXPECT_FALSE(where("{ actor.alternateId: { not: { regex: \"^bob@\" }, ignore_case: true } }").matches(e));
+  // The inner mapping may still turn it off.
+  EXPECT_TRUE(
+      where("{ actor.alternateId: { not: { suffix: \"@example.com\", ignore_case: false }, ignore_case: true } }")
+          .matches(e));
+  EXPECT_TRUE(where("{ actor.alternateId: { not: { suffix: \"@example.com\" } } }").matches(e));
+}
+
 TEST(RulePredicate, Cidr) {
   auto c = parse_cidr("10.1.2.3/8");
   ASSERT_TRUE(c);

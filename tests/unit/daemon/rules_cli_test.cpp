@@ -565,7 +565,7 @@ TEST(Replay, AllSharedSamples) {
     ASSERT_EQ(r.code, 0) << f << r.err;
     simdjson::dom::parser p;
     simdjson::dom::element doc = parse_json(p, r.out);
-    EXPECT_EQ(std::size_t(int64_t(doc["events"]) + int64_t(doc["skipped"])), lines) << f;
+    EXPECT_EQ(std::size_t(int64_t(doc["events"]) + int64_t(doc["skipped"]) + int64_t(doc["duplicates"])), lines) << f;
     // The .raw file keeps Panther's lower-cased keys on purpose (no eventType): those are skipped and
     // listed; every normalised file parses completely.
     if (f.filename().string().find(".raw.") == std::string::npos) {
@@ -580,7 +580,7 @@ TEST(Replay, AllSharedSamples) {
   ASSERT_EQ(r.code, 0) << r.err;
   simdjson::dom::parser p;
   simdjson::dom::element doc = parse_json(p, r.out);
-  EXPECT_EQ(std::size_t(int64_t(doc["events"]) + int64_t(doc["skipped"])), total);
+  EXPECT_EQ(std::size_t(int64_t(doc["events"]) + int64_t(doc["skipped"]) + int64_t(doc["duplicates"])), total);
   std::map<std::string, int> by_detection;
   for (simdjson::dom::element d : simdjson::dom::array(doc["detections"])) {
     by_detection[std::string(std::string_view(d["detection"]))]++;
@@ -599,6 +599,80 @@ TEST(Replay, AllSharedSamples) {
     EXPECT_GE(double(u["final_risk"]), 0.0);
     EXPECT_FALSE(std::string_view(u["user"]).empty());
   }
+}
+
+constexpr const char* kTwoFailures = R"(
+detections:
+  - id: t.fail2
+    where: { eventType: user.session.start, outcome.result: FAILURE }
+    threshold: { count: 2, within: 10m }
+tests:
+  - name: one failure delivered twice
+    events:
+      - { uuid: a, published: "2024-01-01T00:00:00.000Z", eventType: user.session.start,
+          actor: { id: 00u1, type: User }, outcome: { result: FAILURE } }
+      - { uuid: a, published: "2024-01-01T00:00:00.000Z", eventType: user.session.start,
+          actor: { id: 00u1, type: User }, outcome: { result: FAILURE } }
+    expect: { detections: [] }
+)";
+
+// The daemon drops a uuid it has seen; a backtest of the same export given twice must not count
+// each event twice.
+TEST(Replay, DuplicateUuidsCountOnce) {
+  TempDir dir;
+  fs::path rules_file = dir.write("r.yml", kTwoFailures);
+  fs::path one = dir.write("one.ndjson", failure_line(0, "a") + "\n");
+  CliRun twice =
+      replay({"--rules", rules_file.string(), "--events", one.string(), "--events", one.string(), "--format", "json"});
+  ASSERT_EQ(twice.code, 0) << twice.err;
+  simdjson::dom::parser p;
+  simdjson::dom::element doc = parse_json(p, twice.out);
+  EXPECT_EQ(simdjson::dom::array(doc["detections"]).size(), 0u) << twice.out;
+  EXPECT_EQ(int64_t(doc["events"]), 1);
+  EXPECT_EQ(int64_t(doc["duplicates"]), 1);
+  EXPECT_NE(twice.err.find("dropped 1 event(s) with a uuid already seen"), std::string::npos) << twice.err;
+  CliRun table = replay({"--rules", rules_file.string(), "--events", one.string(), "--events", one.string()});
+  EXPECT_NE(table.out.find(", 1 duplicate(s) dropped"), std::string::npos) << table.out;
+
+  // Two different events still fire.
+  fs::path two = dir.write("two.ndjson", failure_line(0, "a") + "\n" + failure_line(1, "b") + "\n");
+  CliRun distinct = replay({"--rules", rules_file.string(), "--events", two.string(), "--format", "json"});
+  simdjson::dom::parser p2;
+  simdjson::dom::element doc2 = parse_json(p2, distinct.out);
+  EXPECT_EQ(simdjson::dom::array(doc2["detections"]).size(), 1u) << distinct.out;
+  EXPECT_EQ(int64_t(doc2["duplicates"]), 0);
+  EXPECT_EQ(distinct.err.find("dropped"), std::string::npos) << distinct.err;
+}
+
+TEST(RulesTest, DuplicateUuidsInACaseCountOnce) {
+  TempDir dir;
+  fs::path f = dir.write("r.yml", kTwoFailures);
+  CliRun r = rules({"test", f.string()});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS " + f.string() + ": one failure delivered twice"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("note: dropped 1 event(s) with a uuid already seen"), std::string::npos) << r.out;
+}
+
+TEST(Replay, ToBeforeFromIsAUsageError) {
+  CliRun r = replay({"--rules", pack_dir().string(), "--events", "e.ndjson", "--from", "2024-01-02T00:00:00Z", "--to",
+                     "2024-01-01T00:00:00Z"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--to 2024-01-01T00:00:00.000Z is before --from 2024-01-02T00:00:00.000Z"), std::string::npos)
+      << r.err;
+}
+
+TEST(RulesCheck, DirectoryWithoutRuleFilesIsAnError) {
+  TempDir dir;
+  dir.write("README.md", "no rules here\n");
+  CliRun r = rules({"check", dir.path().string()});
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find(dir.path().string() + ": error: no rule files (*.yml, *.yaml) in this directory"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("ok:"), std::string::npos) << r.out;
+  CliRun t = rules({"test", dir.path().string()});
+  EXPECT_EQ(t.code, 1) << t.out;
+  EXPECT_NE(t.err.find("no rule files"), std::string::npos) << t.err;
 }
 
 }  // namespace
