@@ -28,6 +28,8 @@ std::string_view to_string(ParseError error) {
       return "wrong_type";
     case ParseError::missing_field:
       return "missing_field";
+    case ParseError::future_time:
+      return "future_time";
   }
   return "invalid_json";
 }

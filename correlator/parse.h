@@ -26,6 +26,9 @@ enum class ParseError : std::uint8_t {
   not_an_object,  // valid JSON, but not an object
   wrong_type,     // a field the model needs has the wrong JSON type
   missing_field,  // a field the format requires is absent (e.g. eventType)
+  // Parsed, but its event time is further ahead of its ingest time than the daemon allows
+  // (IngestLimits::max_future_skew). Set by the daemon's ingest step, never by a parser.
+  future_time,
 };
 
 std::string_view to_string(ParseError error);

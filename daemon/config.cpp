@@ -410,7 +410,7 @@ void read_okta(Reader& r, const YAML::Node& n, OktaConfig& o) {
         if (j.IsMap() && (j["key"] || j["private_key"]))
           r.error(j["key"] ? j["key"] : j["private_key"], jp + ".key",
                   "a literal private key is not allowed in the configuration; use 'key_file' or 'credential'");
-        else if (r.map(j, jp, {"client_id", "key_file", "credential", "key_id", "algorithm"})) {
+        else if (r.map(j, jp, {"client_id", "key_file", "credential", "key_id", "algorithm", "scopes"})) {
           if (YAML::Node c = j["client_id"]) {
             if (auto s2 = r.nonempty(c, jp + ".client_id")) o.client_id = *s2;
           } else {
@@ -419,6 +419,14 @@ void read_okta(Reader& r, const YAML::Node& n, OktaConfig& o) {
           if (auto ref = r.secret_in(j, jp, "key_file", "'" + jp + "'")) o.private_key = *ref;
           if (YAML::Node k = j["key_id"])
             if (auto s2 = r.nonempty(k, jp + ".key_id")) o.key_id = *s2;
+          if (YAML::Node sc = j["scopes"]) {
+            o.scopes = r.string_list(sc, jp + ".scopes");
+            if (sc.IsSequence() && sc.size() == 0)
+              r.error(sc, jp + ".scopes", fmt::format("'{}.scopes' must list at least one scope", jp));
+            for (const std::string& scope : o.scopes)
+              if (scope.empty() || scope.find_first_of(" \t\r\n") != std::string::npos)
+                r.error(sc, jp + ".scopes", fmt::format("'{}.scopes' has an empty scope or one with blanks", jp));
+          }
           if (YAML::Node alg = j["algorithm"]) {
             if (auto s2 = r.string(alg, jp + ".algorithm")) {
               if (*s2 == "RS256" || *s2 == "ES256")
@@ -440,10 +448,17 @@ void read_okta(Reader& r, const YAML::Node& n, OktaConfig& o) {
     if (auto v = r.integer(m, "okta.max_connections", 1, 64)) o.max_connections = static_cast<int>(*v);
   if (YAML::Node t = n["timeouts"]) {
     if (r.map(t, "okta.timeouts", {"connect", "request"})) {
-      if (YAML::Node c = t["connect"])
-        if (auto d = r.duration(c, "okta.timeouts.connect")) o.connect_timeout = *d;
-      if (YAML::Node q = t["request"])
-        if (auto d = r.duration(q, "okta.timeouts.request")) o.request_timeout = *d;
+      // 0 would fail every request at once; days overflow the timers' nanoseconds.
+      auto bounded = [&](const YAML::Node& v, const std::string& key, Duration& out) {
+        if (auto d = r.duration(v, key)) {
+          if (*d < Duration(100) || *d > Duration(600'000))
+            r.error(v, key, fmt::format("'{}' must be between 100ms and 10m", key));
+          else
+            out = *d;
+        }
+      };
+      if (YAML::Node c = t["connect"]) bounded(c, "okta.timeouts.connect", o.connect_timeout);
+      if (YAML::Node q = t["request"]) bounded(q, "okta.timeouts.request", o.request_timeout);
     }
   }
 }
@@ -466,6 +481,18 @@ void read_rules(Reader& r, const YAML::Node& n, RulesConfig& c) {
         r.error(i, "rules.snapshot_interval", "'rules.snapshot_interval' must be at least 1s");
       else
         c.snapshot_interval = *d;
+    }
+}
+
+void read_ingestion(Reader& r, const YAML::Node& n, IngestionConfig& c) {
+  if (!r.map(n, "ingestion", {"max_future_skew"})) return;
+  if (YAML::Node s = n["max_future_skew"])
+    if (auto d = r.duration(s, "ingestion.max_future_skew")) {
+      // 0 would reject every event a producer's clock puts a millisecond ahead of the broker's.
+      if (*d <= Duration::zero())
+        r.error(s, "ingestion.max_future_skew", "'ingestion.max_future_skew' must be a positive duration");
+      else
+        c.max_future_skew = *d;
     }
 }
 
@@ -576,7 +603,7 @@ void read_document(Reader& r, const YAML::Node& root, Config& c) {
     r.error(root, "", "the configuration is empty");
     return;
   }
-  if (!r.map(root, "", {"sources", "okta", "rules", "response", "state_dir", "ops", "log"})) return;
+  if (!r.map(root, "", {"sources", "ingestion", "okta", "rules", "response", "state_dir", "ops", "log"})) return;
   if (YAML::Node s = root["sources"]) {
     if (r.map(s, "sources", {"kafka", "files"})) {
       if (YAML::Node k = s["kafka"]) {
@@ -589,6 +616,7 @@ void read_document(Reader& r, const YAML::Node& root, Config& c) {
   } else {
     r.error(root, "sources", "'sources' is required");
   }
+  if (YAML::Node i = root["ingestion"]) read_ingestion(r, i, c.ingestion);
   if (YAML::Node o = root["okta"])
     read_okta(r, o, c.okta);
   else
@@ -699,6 +727,7 @@ std::vector<std::string> restart_required_changes(const Config& running, const C
   std::vector<std::string> out;
   if (running.has_kafka != loaded.has_kafka || !(running.kafka == loaded.kafka)) out.push_back("sources.kafka");
   if (running.files != loaded.files) out.push_back("sources.files");
+  if (!(running.ingestion == loaded.ingestion)) out.push_back("ingestion");
   if (!(running.okta == loaded.okta)) out.push_back("okta");
   if (running.rules.shards != loaded.rules.shards) out.push_back("rules.shards");
   if (running.state_dir != loaded.state_dir) out.push_back("state_dir");

@@ -55,6 +55,9 @@ struct OktaConfig {
   SecretRef private_key;  // private_key_jwt
   std::string key_id;
   std::string algorithm = "RS256";  // RS256 | ES256
+  // private_key_jwt: the OAuth scopes to request; empty: those the loaded rules' actions need
+  // (okta_scopes_for in run_command.cpp).
+  std::vector<std::string> scopes;
   std::string ca_file;
   int max_connections = 4;
   Duration connect_timeout{5000};
@@ -69,6 +72,12 @@ struct RulesConfig {
   Duration snapshot_interval{30000};
   int shards = 1;  // see docs/rules.md "Shards": more trade exact cross-key attribution for threads
   bool operator==(const RulesConfig&) const = default;
+};
+
+struct IngestionConfig {
+  // How far an event's time may be ahead of its ingest time (daemon/ingest.h, future_time).
+  Duration max_future_skew{300000};
+  bool operator==(const IngestionConfig&) const = default;
 };
 
 // An entry of response.exceptions as the file gives it; the response engine checks daemon/guard.h's
@@ -99,6 +108,7 @@ struct Config {
   KafkaConfig kafka;
   bool has_kafka = false;
   std::vector<StreamConfig> files;
+  IngestionConfig ingestion;
   OktaConfig okta;
   RulesConfig rules;
   ResponseSettings response;

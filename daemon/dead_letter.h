@@ -19,7 +19,9 @@ namespace og::daemon {
 
 // A rejected message on its way to the dead-letter topic: the original bytes and key, unchanged,
 // and where it came from and why (headers og-reason, og-source, og-topic, og-partition,
-// og-offset, og-detail).
+// og-offset, og-detail). A record the producer or broker refuses as too large is sent again with
+// its payload cut to fit, and header og-truncated giving the original payload size (and, if even
+// an empty payload is refused, without its key, og-key-truncated giving the key's size).
 struct DeadLetterRecord {
   std::string payload;
   std::optional<std::string> key;
@@ -65,11 +67,14 @@ class DeadLetterProducer {
   DeadLetterProducer(Options options, LogSink log);
   void produce(std::unique_ptr<Pending> pending);
   void schedule_retry(std::unique_ptr<Pending> pending, std::string_view why);
+  // Cuts a record refused as too large; false when there is nothing left to cut.
+  bool shrink(Pending& pending);
   static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
 
   Options options_;
   LogSink log_;
   rd_kafka_t* producer_ = nullptr;
+  std::size_t max_message_bytes_ = 1'000'000;  // the producer's message.max.bytes
   std::size_t outstanding_ = 0;
   std::deque<std::pair<Clock::time_point, std::unique_ptr<Pending>>> retries_;
   std::vector<AckToken> delivered_;

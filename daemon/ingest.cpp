@@ -2,7 +2,26 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
+
 namespace og::daemon {
+
+namespace {
+
+// Milliseconds by which `event_ms` is ahead of `reference_ms`, 0 when it is not; exact for any
+// two int64 values.
+std::uint64_t ahead_by(std::int64_t event_ms, std::int64_t reference_ms) {
+  if (event_ms <= reference_ms) return 0;
+  return static_cast<std::uint64_t>(event_ms) - static_cast<std::uint64_t>(reference_ms);
+}
+
+std::int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
 
 SourceStats IngestCounters::snapshot(std::string source_name) const {
   SourceStats s;
@@ -58,6 +77,16 @@ IngestResult Ingestor::ingest(std::string_view payload, const correlator::Source
   correlator::RecordMeta meta{source_, origin, ingest_timestamp_ms};
   auto parsed = parser_->parse(payload, meta);
   if (!parsed) return reject(parsed.error(), payload, origin);
+  // Before de-duplication, whose horizon follows event time too. The host's clock also bounds it:
+  // a producer's far-future Kafka timestamp becomes the event time of an event without its own.
+  const std::int64_t reference_ms = std::min(ingest_timestamp_ms, wall_clock_ms());
+  const std::int64_t event_ms = parsed->published.time_since_epoch().count();
+  if (ahead_by(event_ms, reference_ms) > static_cast<std::uint64_t>(limits_.max_future_skew.count())) {
+    return reject({correlator::ParseError::future_time,
+                   fmt::format("event time {} is {} ms ahead of ingest time {}, limit {} ms", event_ms,
+                               ahead_by(event_ms, reference_ms), reference_ms, limits_.max_future_skew.count())},
+                  payload, origin);
+  }
 
   IngestResult result;
   if (dedupe_ && dedupe_->seen_before(*parsed)) {

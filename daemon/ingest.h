@@ -21,6 +21,10 @@ struct IngestLimits {
   std::size_t max_depth = 64;
   std::chrono::milliseconds dedupe_horizon = std::chrono::hours(1);
   std::size_t dedupe_max_entries = 1'000'000;
+  // An event whose time is further than this ahead of its ingest time (or of this host's clock,
+  // whichever is earlier) is rejected as future_time: accepted, it would move the de-duplication
+  // horizon, the correlator's watermark and its timers past every event still to come.
+  std::chrono::milliseconds max_future_skew = std::chrono::minutes(5);
   std::uint32_t log_lines_per_second = 10;  // per source and reason
 };
 
@@ -84,8 +88,8 @@ struct IngestResult {
   correlator::ParseFailure failure;  // when kind == rejected
 };
 
-// The per-message step shared by every source: size check, parse, de-duplicate, count, and log a
-// rejected message (rate-limited, with a scrubbed excerpt). Pure apart from the counters, the
+// The per-message step shared by every source: size check, parse, event-time check, de-duplicate,
+// count, and log a rejected message (rate-limited, with a scrubbed excerpt). Pure apart from the counters, the
 // duplicate filter and the log; one per binding and thread (the parser is not thread-safe).
 class Ingestor {
  public:

@@ -5,6 +5,7 @@ target_sources(og_daemon PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/log.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sd_notify.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ops_server.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/reachability.cpp
   ${CMAKE_CURRENT_LIST_DIR}/app.cpp
   ${CMAKE_CURRENT_LIST_DIR}/signals.cpp
   ${CMAKE_CURRENT_LIST_DIR}/config.cpp

@@ -453,6 +453,7 @@ std::optional<std::string> Pipeline::Impl::start() {
 
   // The parsers extract the extra fields the rules reference; the registry lives in the RuleSet,
   // which the pipeline holds for its lifetime.
+  limits.max_future_skew = options.max_future_skew;
   IngestFactories factories = default_ingest_factories(limits, &options.rules->fields);
   auto source_log = [this](LogLevel level, std::string_view message) { log(level, "source", message); };
 
@@ -542,7 +543,7 @@ void Pipeline::Impl::learn(const Event& event) {
 
 // Third-party events name their user by login or email: resolve before correlating, so risk lands on
 // the Okta id. An answer not in memory parks the event; the lookup's callback brings it back, and
-// other events keep flowing meanwhile.
+// the worker holds every later event behind it meanwhile (`held`).
 void Pipeline::Impl::apply_control(const Item& item) {
   const std::int32_t p = item.partition;
   switch (item.control) {
@@ -817,6 +818,7 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
     // A quiet input must not hold its last events (and what they complete) in the reorder buffer
     // until traffic resumes: after `idle_release` without events everything buffered is applied.
     bool idle_release = !had_events && !unacked.empty() && wall - last_event_wall >= options.idle_release;
+    bool removed_partition = false;
     if (partition_last_event.size() > 1)
       for (auto it = partition_last_event.begin(); it != partition_last_event.end();) {
         if (wall - it->second < options.idle_release) {
@@ -825,8 +827,12 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
         }
         engine->remove_partition(it->first);
         it = partition_last_event.erase(it);
+        removed_partition = true;
       }
-    if (!had_events && !drain_now && !eof_now && !idle_release) {
+    // A removed partition no longer holds the watermark back, so buffered events may have been
+    // applied and decided: a snapshot holding their effect (cooldowns) before their decisions are
+    // journaled would lose those decisions in a crash.
+    if (!had_events && !removed_partition && !drain_now && !eof_now && !idle_release) {
       if (snapshot_due(false) && !unsnapshotted.empty()) write_snapshot();
       continue;
     }

@@ -65,6 +65,8 @@ struct PipelineOptions {
   std::vector<PipelineStream> files;
   bool exit_at_eof = false;
   std::optional<PipelineKafka> kafka;
+  // Events whose time is further ahead than this are rejected as future_time (IngestLimits).
+  std::chrono::milliseconds max_future_skew{300000};
 
   // Correlator.
   std::shared_ptr<const correlator::RuleSet> rules;

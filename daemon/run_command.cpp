@@ -21,6 +21,7 @@
 #include "daemon/okta_metrics.h"
 #include "daemon/ops_server.h"
 #include "daemon/pipeline.h"
+#include "daemon/reachability.h"
 #include "daemon/response_okta.h"
 #include "daemon/sd_notify.h"
 #include "daemon/signals.h"
@@ -60,6 +61,7 @@ PipelineOptions pipeline_options(const Config& c, std::shared_ptr<const correlat
     o.kafka = std::move(k);
   }
   o.rules = std::move(rules);
+  o.max_future_skew = c.ingestion.max_future_skew;
   o.lateness = c.rules.allowed_lateness;
   o.snapshot_interval = std::chrono::duration_cast<std::chrono::milliseconds>(c.rules.snapshot_interval);
   o.idle_release = std::max(std::chrono::milliseconds(1000),
@@ -86,6 +88,25 @@ PipelineOptions pipeline_options(const Config& c, std::shared_ptr<const correlat
   add(c.response.exception_groups, PipelineException::Type::group);
   return o;
 }
+
+}  // namespace
+
+// The OAuth scopes a service app needs for what the rules can do: users and groups always (lookups,
+// lifecycle, sessions, profile, membership); okta.userRisk.manage only when a response sets user
+// risk, since Okta refuses a token request for a scope the app was not granted.
+std::vector<std::string> okta_scopes_for(const correlator::RuleSet& rules) {
+  std::vector<std::string> scopes{"okta.users.manage", "okta.groups.manage", "okta.users.read"};
+  for (const correlator::ResponseRule& response : rules.responses)
+    for (const auto& tier : response.tiers)
+      for (const correlator::ActionSpec& action : tier)
+        if (action.kind == correlator::ActionKind::set_user_risk) {
+          scopes.push_back("okta.userRisk.manage");
+          return scopes;
+        }
+  return scopes;
+}
+
+namespace {
 
 std::string read_secret(const SecretRef& ref, std::string* error) {
   std::FILE* f = std::fopen(ref.path.c_str(), "rb");
@@ -149,7 +170,7 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
   std::unique_ptr<OpsServer> ops;
   std::unique_ptr<SignalHandler> signals;
   std::unique_ptr<WatchdogTimer> watchdog;
-  std::atomic<bool> okta_reachable{false};
+  std::shared_ptr<Reachability> okta_reachability;
   int exit_code = 0;
   std::map<std::string, std::string> kafka_secrets;
   // Resolves the response exceptions' groups, users and logins through Okta; set once the pipeline runs.
@@ -247,13 +268,16 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
           std::string token = read_secret(config.okta.token, &error);
           if (!error.empty()) return RunResult::fatal(error);
           log.add_secret(token);
-          auth = std::make_shared<okta::SswsAuthenticator>(token);
+          auto ssws = okta::SswsAuthenticator::from_token(token, fmt::format("secret '{}'", config.okta.token.name));
+          if (!ssws) return RunResult::fatal(ssws.error());
+          auth = *ssws;
         } else {
           okta::PrivateKeyJwtConfig jc;
           jc.org_url = config.okta.org_url;
           jc.client_id = config.okta.client_id;
           jc.private_key_file = config.okta.private_key.path;
           jc.key_id = config.okta.key_id;
+          jc.scopes = config.okta.scopes.empty() ? okta_scopes_for(*rules) : config.okta.scopes;
           auto created = okta::PrivateKeyJwtAuthenticator::create(jc);
           if (!created) return RunResult::fatal(created.error());
           auth = *created;
@@ -285,15 +309,21 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
         register_okta_metrics(metrics, *client);
         okta_work.emplace(okta_io.get_executor());
         okta_thread = std::thread([&] { okta_io.run(); });
-        // Reachable once the org answered anything (a 404 for an unknown id is an answer).
-        client->get_user("00u0000000000000000",
-                         [&](auto result) { okta_reachable = result.has_value() || result.error().http_status != 0; });
-        readiness.add("okta", [&] {
-          return CheckResult{okta_reachable.load(), okta_reachable ? "" : "no answer from the Okta org yet"};
-        });
+        // Reachable when the org answered the last probe anything (a 404 for an unknown id is an answer).
+        okta_reachability = std::make_shared<Reachability>(
+            [c = client.get()](std::function<void(bool)> done) {
+              c->get_user("00u0000000000000000", [done = std::move(done)](auto result) {
+                done(result.has_value() || result.error().http_status != 0);
+              });
+            },
+            "the Okta org", std::chrono::seconds(10), std::chrono::minutes(1));
+        okta_reachability->check(Reachability::Clock::now());
+        readiness.add("okta", [r = okta_reachability] { return r->check(Reachability::Clock::now()); });
         return RunResult::ok();
       },
       [&] {
+        // The check probes through the client: not once it is shut down.
+        readiness.remove("okta");
         if (client) client->shutdown();
         okta_work.reset();
         if (okta_thread.joinable()) okta_thread.join();

@@ -2,7 +2,11 @@
 
 #include <ostream>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
+
+#include "correlator/rule_set.h"
 
 namespace og::daemon {
 
@@ -10,5 +14,8 @@ namespace og::daemon {
 // when everything they produced is journaled (the demo, backfills). Exit 0 on a clean stop, 1 on a
 // configuration or startup error, 2 on usage errors.
 int run_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+
+// The OAuth scopes requested with private_key_jwt when the configuration names none.
+std::vector<std::string> okta_scopes_for(const correlator::RuleSet& rules);
 
 }  // namespace og::daemon

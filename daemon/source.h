@@ -83,7 +83,7 @@ class Acknowledger {
 // Minimal so the daemon can route it anywhere (JSON lines, journald). Called from source threads.
 using LogSink = std::function<void(LogLevel, std::string_view message)>;
 
-inline constexpr std::size_t kParseErrorCount = static_cast<std::size_t>(correlator::ParseError::missing_field) + 1;
+inline constexpr std::size_t kParseErrorCount = static_cast<std::size_t>(correlator::ParseError::future_time) + 1;
 
 // A snapshot of one source name's counters.
 struct SourceStats {

@@ -108,6 +108,13 @@ boost::system::result<std::shared_ptr<SswsAuthenticator>, std::string> SswsAuthe
   return std::make_shared<SswsAuthenticator>(std::move(token));
 }
 
+boost::system::result<std::shared_ptr<SswsAuthenticator>, std::string> SswsAuthenticator::from_token(
+    std::string_view token, std::string_view source) {
+  auto trimmed = trim(std::string(token));
+  if (!plausible_token(trimmed)) return fmt::format("{} is empty or holds more than one token", source);
+  return std::make_shared<SswsAuthenticator>(std::move(trimmed));
+}
+
 void SswsAuthenticator::authorization(HeaderHandler handler) {
   handler(header_);
 }

@@ -49,6 +49,11 @@ class SswsAuthenticator final : public Authenticator {
   static boost::system::result<std::shared_ptr<SswsAuthenticator>, std::string> from_file(
       const std::filesystem::path& path);
   static boost::system::result<std::shared_ptr<SswsAuthenticator>, std::string> from_env(const char* variable);
+  // A token read elsewhere (a secret file the daemon also hands its log scrubber): trimmed, and refused
+  // when empty or holding blanks or control characters (a CR/LF would smuggle a header line).
+  // `source` names where it came from in the error, which never contains the token.
+  static boost::system::result<std::shared_ptr<SswsAuthenticator>, std::string> from_token(std::string_view token,
+                                                                                           std::string_view source);
 
   void authorization(HeaderHandler handler) override;
   bool invalidate(std::string_view rejected) override;

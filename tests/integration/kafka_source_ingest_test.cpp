@@ -30,12 +30,14 @@ constexpr int kDuplicates = 30;
 constexpr std::size_t kMaxBytes = 2048;
 
 // Event times near now: the de-duplication horizon is in event time, and one event that falls back
-// to the Kafka timestamp (now) must not push the others out of it.
+// to the Kafka timestamp (now) must not push the others out of it. Within the last ten minutes:
+// the ingest step rejects times ahead of the clock (max_future_skew).
 std::string good_event(int i, bool with_published = true) {
   static const auto base =
       std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) - std::chrono::minutes(10);
   std::string published =
-      with_published ? fmt::format(R"("published":"{:%Y-%m-%dT%H:%M:%S}.123Z",)", base + std::chrono::seconds(i)) : "";
+      with_published ? fmt::format(R"("published":"{:%Y-%m-%dT%H:%M:%S}.123Z",)", base + std::chrono::seconds(i % 600))
+                     : "";
   return fmt::format(R"({{"uuid":"uuid-{:05}",{}"eventType":"user.session.start",)"
                      R"("actor":{{"id":"00u{:04}","type":"User","alternateId":"user{}@example.com"}},)"
                      R"("outcome":{{"result":"SUCCESS"}},"severity":"INFO"}})",

@@ -211,5 +211,19 @@ TEST(PipelineFileEmulator, UnreadableSnapshotIsSetAsideAndTheRunGoesOn) {
   EXPECT_EQ(writes(s.emulator).count("PUT /api/v1/groups/00gOktaguardStepUp01/users/" + std::string(kAttacked)), 1u);
 }
 
+// An API token file holding two lines would put a second header line into every request (Beast does
+// not refuse CR/LF in a header value): the daemon refuses to start, and says so without the token.
+TEST(PipelineFileEmulator, ATokenFileWithTwoLinesStopsTheStart) {
+  DaemonRun s;
+  write(s.dir.path / "okta-token", "first-token-line\r\nX-Smuggled: second-token-line\n");
+  std::string out, err;
+  EXPECT_EQ(s.run_once({kRepo / "examples/demo/events/brute_force_logins.ndjson"}, out, err), 1) << out << err;
+  const std::string all = out + err;
+  EXPECT_NE(all.find("start okta client"), std::string::npos) << all;
+  EXPECT_NE(all.find("holds more than one token"), std::string::npos) << all;
+  EXPECT_EQ(all.find("second-token-line"), std::string::npos) << all;
+  EXPECT_TRUE(writes(s.emulator).empty());
+}
+
 }  // namespace
 }  // namespace og::test

@@ -85,6 +85,7 @@ TEST_F(ConfigTest, TheShippedExampleLoads) {
   EXPECT_EQ(sasl.path, (dir_ / "kafka-sasl-password").string());
   EXPECT_EQ(c.okta.auth, og::daemon::OktaConfig::Auth::private_key_jwt);
   EXPECT_EQ(c.okta.private_key.path, (dir_ / "okta-private-key").string());
+  EXPECT_EQ(c.ingestion.max_future_skew, std::chrono::minutes(5));
   EXPECT_EQ(c.rules.allowed_lateness, std::chrono::minutes(2));
   EXPECT_EQ(c.rules.snapshot_interval, std::chrono::seconds(30));
   EXPECT_EQ(c.response.breaker_window, std::chrono::minutes(5));
@@ -104,6 +105,90 @@ TEST_F(ConfigTest, MinimalConfigGetsSafeDefaults) {
   EXPECT_FALSE(r.config->has_kafka);
   EXPECT_EQ(r.config->rules.shards, 1);
   EXPECT_EQ(r.config->rules.snapshot_interval, std::chrono::seconds(30));
+  EXPECT_EQ(r.config->ingestion.max_future_skew, std::chrono::minutes(5));
+}
+
+TEST_F(ConfigTest, MaxFutureSkewIsAPositiveDuration) {
+  auto ok = load(minimal() + "ingestion:\n  max_future_skew: 1h\n");
+  ASSERT_TRUE(ok.config) << og::correlator::render_text(ok.diagnostics);
+  EXPECT_EQ(ok.config->ingestion.max_future_skew, std::chrono::hours(1));
+
+  auto zero = load(minimal() + "ingestion:\n  max_future_skew: 0s\n");
+  ASSERT_FALSE(zero.config);
+  EXPECT_EQ(texts(zero.diagnostics),
+            (std::vector<std::string>{"test.yaml:11:20: error: 'ingestion.max_future_skew' must be a positive "
+                                      "duration [ingestion.max_future_skew]"}));
+  auto unitless = load(minimal() + "ingestion:\n  max_future_skew: 3600\n");
+  ASSERT_FALSE(unitless.config);
+  EXPECT_NE(og::correlator::render_text(unitless.diagnostics).find("'ingestion.max_future_skew' must be a duration"),
+            std::string::npos);
+  auto unknown = load(minimal() + "ingestion:\n  max_past_skew: 1h\n");
+  ASSERT_FALSE(unknown.config);
+  EXPECT_NE(og::correlator::render_text(unknown.diagnostics).find("unknown key 'max_past_skew'"), std::string::npos);
+
+  // The sources read it once, at start.
+  auto base = load(minimal());
+  ASSERT_TRUE(base.config);
+  EXPECT_EQ(og::daemon::restart_required_changes(*base.config, *ok.config), (std::vector<std::string>{"ingestion"}));
+}
+
+TEST_F(ConfigTest, KafkaGroupIdDefaultsToOktaguard) {
+  auto r = load(
+      "sources:\n"
+      "  kafka:\n"
+      "    brokers: [b:9092]\n"
+      "    topics: [{topic: t, source: okta, format: okta_system_log}]\n"
+      "okta: {org_url: 'https://x.okta.com', auth: {ssws: {token_file: " +
+      token_file_ +
+      "}}}\n"
+      "rules: {paths: [/r]}\n");
+  ASSERT_TRUE(r.config) << og::correlator::render_text(r.diagnostics);
+  EXPECT_EQ(r.config->kafka.group_id, "oktaguard");
+}
+
+TEST_F(ConfigTest, OktaTimeoutsAreBetween100msAnd10Minutes) {
+  auto timeouts = [&](const std::string& t) {
+    std::string text = minimal();
+    text.insert(text.find("rules:\n"), "  timeouts: " + t + "\n");
+    return load(text);
+  };
+  auto ok = timeouts("{connect: 100ms, request: 10m}");
+  ASSERT_TRUE(ok.config) << og::correlator::render_text(ok.diagnostics);
+  EXPECT_EQ(ok.config->okta.connect_timeout, std::chrono::milliseconds(100));
+  EXPECT_EQ(ok.config->okta.request_timeout, std::chrono::minutes(10));
+  for (const char* bad : {"{request: 0s}", "{connect: 99ms}", "{request: 11m}", "{connect: 1000000d}"}) {
+    auto r = timeouts(bad);
+    EXPECT_FALSE(r.config) << bad;
+    EXPECT_NE(og::correlator::render_text(r.diagnostics).find("must be between 100ms and 10m"), std::string::npos)
+        << bad << ": " << og::correlator::render_text(r.diagnostics);
+  }
+}
+
+TEST_F(ConfigTest, PrivateKeyJwtScopesAreAListOfScopes) {
+  auto jwt = [&](const std::string& extra) {
+    return load(
+        "sources:\n"
+        "  files: [{path: /tmp/replay.json, source: okta, format: okta_system_log}]\n"
+        "okta:\n"
+        "  org_url: https://example.okta.com\n"
+        "  auth:\n"
+        "    private_key_jwt: {client_id: 0oa1, key_file: " +
+        (dir_ / "okta-private-key").string() + extra +
+        "}\n"
+        "rules: {paths: [/r]}\n");
+  };
+  auto unset = jwt("");
+  ASSERT_TRUE(unset.config) << og::correlator::render_text(unset.diagnostics);
+  EXPECT_TRUE(unset.config->okta.scopes.empty()) << "empty: taken from the rules at start";
+  auto listed = jwt(", scopes: [okta.users.manage, okta.userRisk.manage]");
+  ASSERT_TRUE(listed.config) << og::correlator::render_text(listed.diagnostics);
+  EXPECT_EQ(listed.config->okta.scopes, (std::vector<std::string>{"okta.users.manage", "okta.userRisk.manage"}));
+  for (const char* bad : {", scopes: []", ", scopes: ['okta.users.manage okta.groups.manage']"}) {
+    auto r = jwt(bad);
+    EXPECT_FALSE(r.config) << bad;
+    EXPECT_NE(og::correlator::render_text(r.diagnostics).find("okta.auth.private_key_jwt.scopes"), std::string::npos)
+        << og::correlator::render_text(r.diagnostics);
+  }
 }
 
 TEST_F(ConfigTest, SnapshotIntervalIsADurationOfAtLeastOneSecond) {

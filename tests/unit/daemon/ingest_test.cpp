@@ -2,8 +2,10 @@
 // with scrubbed, rate-limited excerpts.
 #include "daemon/ingest.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,14 +21,23 @@ using daemon::IngestResult;
 using daemon::LogLevel;
 using daemon::scrubbed_excerpt;
 
-// Payload "ok:<uuid>" parses, "bad:<reason>" fails with that reason.
+// Payload "ok:<uuid>" parses (event time 0), "at:<ms>:<uuid>" parses with that event time,
+// anything else fails.
 class FakeParser final : public correlator::EventParser {
  public:
   boost::system::result<correlator::Event, correlator::ParseFailure> parse(
       std::string_view payload, const correlator::RecordMeta& meta) override {
-    if (payload.starts_with("ok:")) {
+    if (payload.starts_with("ok:") || payload.starts_with("at:")) {
       correlator::Event event;
-      event.uuid = std::string(payload.substr(3));
+      std::string_view rest = payload.substr(3);
+      if (payload.starts_with("at:")) {
+        std::size_t colon = rest.find(':');
+        event.published =
+            correlator::EventTime{std::chrono::milliseconds{std::stoll(std::string(rest.substr(0, colon)))}};
+        event.time_from_payload = true;
+        rest = rest.substr(colon + 1);
+      }
+      event.uuid = std::string(rest);
       event.source = meta.source;
       event.origin = meta.origin;
       event.ingest_timestamp_ms = meta.ingest_timestamp_ms;
@@ -92,6 +103,68 @@ TEST_F(IngestFixture, ParsesDedupesAndCountsPerReason) {
   EXPECT_EQ(s.rejected_for(ParseError::invalid_json), 2u);
   EXPECT_EQ(s.rejected_for(ParseError::empty), 1u);
   EXPECT_EQ(s.rejected_for(ParseError::too_large), 1u);
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+TEST_F(IngestFixture, RejectsEventTimeTooFarAheadOfIngestTimeBeforeDeduplication) {
+  constexpr std::int64_t ingest = 1'700'000'000'000;  // in the past, so the host clock does not bind
+  const std::int64_t skew = limits.max_future_skew.count();
+  ASSERT_EQ(skew, 5 * 60 * 1000) << "the documented default";
+  auto at = [](std::int64_t ms, std::string_view uuid) { return fmt::format("at:{}:{}", ms, uuid); };
+
+  EXPECT_EQ(ingestor->ingest(at(ingest + skew, "edge"), origin, ingest).kind, IngestResult::Kind::event)
+      << "exactly at the limit is accepted";
+  EXPECT_EQ(ingestor->ingest(at(ingest - 86'400'000, "old"), origin, ingest).kind, IngestResult::Kind::event)
+      << "late events are the correlator's business, not this check's";
+  IngestResult ahead = ingestor->ingest(at(ingest + skew + 1, "u-1"), origin, ingest);
+  ASSERT_EQ(ahead.kind, IngestResult::Kind::rejected);
+  EXPECT_EQ(ahead.failure.error, ParseError::future_time);
+  EXPECT_NE(ahead.failure.detail.find("300001 ms ahead"), std::string::npos) << ahead.failure.detail;
+  // The rejected copy never reached the duplicate filter: a corrected redelivery is accepted.
+  EXPECT_EQ(ingestor->ingest(at(ingest, "u-1"), origin, ingest).kind, IngestResult::Kind::event);
+  // A far-future ingest timestamp (a producer's clock) does not vouch for the event: the host's
+  // clock bounds it too.
+  constexpr std::int64_t year_4822 = 90'000'000'000'000;
+  EXPECT_EQ(ingestor->ingest(at(year_4822, "u-2"), origin, year_4822).failure.error, ParseError::future_time);
+
+  daemon::SourceStats s = counters.snapshot("okta");
+  EXPECT_EQ(s.rejected_for(ParseError::future_time), 2u);
+  EXPECT_EQ(s.events, 3u);
+  EXPECT_EQ(s.duplicates, 0u);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines[0].find("reason=future_time"), std::string::npos) << lines[0];
+}
+
+TEST(IngestFutureTime, FarFutureAlertIsRejectedAndOneWithinTheSkewAccepted) {
+  daemon::IngestCounters counters;
+  daemon::LogRateLimiter limiter{10};
+  daemon::IngestLimits limits;
+  limits.max_future_skew = std::chrono::hours(1);
+  daemon::SourceBinding binding{"edr-topic", "edr", correlator::SourceFormat::alert, {}};
+  binding.mapping.time_pointer = "/time";
+  binding.mapping.user_pointer = "/user";
+  binding.mapping.alert_type_pointer = "/type";
+  binding.mapping.uuid_pointer = "/id";
+  auto ingestor =
+      daemon::make_ingestor(binding, daemon::default_ingest_factories(limits), counters, limits, nullptr, limiter);
+  ASSERT_TRUE(ingestor);
+  correlator::SourceOffset origin{correlator::Symbol::intern("edr-topic"), 0, 5};
+  const std::int64_t now = wall_ms();
+
+  IngestResult far =
+      ingestor->ingest(R"({"time":90000000000,"user":"a@example.com","type":"x","id":"a-1"})", origin, now);
+  ASSERT_EQ(far.kind, IngestResult::Kind::rejected);
+  EXPECT_EQ(far.failure.error, ParseError::future_time);
+  EXPECT_EQ(correlator::to_string(far.failure.error), "future_time");
+
+  std::string soon = fmt::format(R"({{"time":{},"user":"a@example.com","type":"x","id":"a-2"}})", now / 1000 + 1800);
+  IngestResult within = ingestor->ingest(soon, origin, now);
+  ASSERT_EQ(within.kind, IngestResult::Kind::event) << within.failure.detail;
+  EXPECT_EQ(counters.snapshot("edr").rejected_for(ParseError::future_time), 1u);
 }
 
 TEST_F(IngestFixture, LogsRejectionsWithLocationAndScrubbedExcerptRateLimited) {

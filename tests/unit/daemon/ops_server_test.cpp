@@ -9,10 +9,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "daemon/metrics.h"
+#include "daemon/reachability.h"
 
 namespace og::test {
 namespace {
@@ -254,6 +257,49 @@ TEST_F(OpsServerTest, StopClosesOpenConnectionsAndTheListener) {
   tcp::socket again(client_io_);
   again.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_), ec);
   EXPECT_EQ(ec, net::error::connection_refused);
+}
+
+// A service that did not answer at startup becomes "ready" once it answers a later probe, and one that
+// stops answering becomes "not ready": probes start when readiness is asked for and are due.
+TEST(Reachability, ProbesAgainWhenAskedAndDueOneAtATime) {
+  using og::daemon::Reachability;
+  using Clock = Reachability::Clock;
+  std::vector<std::function<void(bool)>> pending;
+  Reachability r([&](std::function<void(bool)> done) { pending.push_back(std::move(done)); }, "the Okta org", 10s, 60s);
+  Clock::time_point t0 = Clock::now();
+  auto first = r.check(t0);
+  EXPECT_FALSE(first.ok);
+  EXPECT_EQ(first.reason, "no answer from the Okta org yet");
+  ASSERT_EQ(pending.size(), 1u);
+  r.check(t0 + 30s);
+  EXPECT_EQ(pending.size(), 1u) << "one probe at a time";
+  pending[0](false);  // the network was not up yet
+  auto down = r.check(t0 + 31s);
+  EXPECT_FALSE(down.ok);
+  EXPECT_EQ(down.reason, "the Okta org did not answer the last probe");
+  ASSERT_EQ(pending.size(), 2u) << "a failed probe is retried once retry_after has passed";
+  r.check(t0 + 35s);
+  EXPECT_EQ(pending.size(), 2u);
+  pending[1](true);
+  EXPECT_TRUE(r.check(t0 + 36s).ok);
+  EXPECT_EQ(pending.size(), 2u) << "an answer is trusted for recheck_after";
+  EXPECT_TRUE(r.check(t0 + 31s + 60s).ok);
+  ASSERT_EQ(pending.size(), 3u);
+  pending[2](false);  // the org stopped answering
+  EXPECT_FALSE(r.check(t0 + 92s).ok);
+}
+
+// The probe's answer may come after the check's owner is gone (the client fails pending requests at
+// shutdown); it must not touch freed memory.
+TEST(Reachability, AnAnswerAfterDestructionIsHarmless) {
+  std::function<void(bool)> late;
+  {
+    og::daemon::Reachability r([&](std::function<void(bool)> done) { late = std::move(done); }, "the Okta org", 10s,
+                               60s);
+    r.check(og::daemon::Reachability::Clock::now());
+  }
+  ASSERT_TRUE(late);
+  late(true);
 }
 
 TEST(OpsServerConfig, ListenAddressesAreIpLiteralsAndLoopbackByDefault) {

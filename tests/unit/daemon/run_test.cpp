@@ -3,7 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <filesystem>
+#include <fstream>
 #include <string>
+
+#include "correlator/rule_set.h"
+#include "daemon/run_command.h"
 
 namespace {
 
@@ -26,6 +31,36 @@ TEST(DaemonRun, ConfigCheckValidatesTheShippedExample) {
   EXPECT_EQ(run_with({"oktaguard", "config", "check", "--no-file-checks", example.c_str()}), 0);
   EXPECT_EQ(run_with({"oktaguard", "config", "check", "/nonexistent/oktaguard.yaml"}), 1);
   EXPECT_EQ(run_with({"oktaguard", "config"}), 2);
+}
+
+// With private_key_jwt and no scopes configured, the token request asks for what the rules' actions
+// need: okta.userRisk.manage (PUT /api/v1/users/{id}/risk) only when a response sets user risk.
+TEST(DaemonRun, OAuthScopesFollowTheActionsTheRulesCanTake) {
+  auto shipped = og::correlator::load_rules({std::filesystem::path(OG_SOURCE_DIR) / "rules"});
+  ASSERT_TRUE(shipped.ok());
+  EXPECT_EQ(og::daemon::okta_scopes_for(*shipped.rules),
+            (std::vector<std::string>{"okta.users.manage", "okta.groups.manage", "okta.users.read"}));
+
+  const auto dir = std::filesystem::path(::testing::TempDir()) / ("og-scopes-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "risk.yml") << "detections:\n"
+                                     "  - id: t.any\n"
+                                     "    title: any\n"
+                                     "    severity: high\n"
+                                     "    risk: 50\n"
+                                     "    where: { eventType: user.session.start }\n"
+                                     "    key: actor.id\n"
+                                     "responses:\n"
+                                     "  - id: t.risk\n"
+                                     "    when: { detection: t.any }\n"
+                                     "    do:\n"
+                                     "      - set_user_risk: { level: HIGH }\n";
+  auto risky = og::correlator::load_rules({dir});
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(risky.ok()) << og::correlator::render_text(risky.diagnostics);
+  EXPECT_EQ(
+      og::daemon::okta_scopes_for(*risky.rules),
+      (std::vector<std::string>{"okta.users.manage", "okta.groups.manage", "okta.users.read", "okta.userRisk.manage"}));
 }
 
 }  // namespace

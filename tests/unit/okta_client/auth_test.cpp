@@ -144,6 +144,22 @@ TEST(AuthTest, SswsFromFileAndEnv) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(AuthTest, SswsFromTokenTrimsAndRefusesWhatWouldBreakTheHeader) {
+  EXPECT_FALSE(SswsAuthenticator::from_token("\xef\xbb\xbf" "00abcDEF", "secret 'okta_token'"))
+      << "a byte-order mark is not part of a token";
+  auto trimmed = SswsAuthenticator::from_token("  00abcDEF\r\n", "secret 'okta_token'");
+  ASSERT_TRUE(trimmed) << trimmed.error();
+  std::string header;
+  (*trimmed)->authorization([&](HeaderResult r) { header = r.value(); });
+  EXPECT_EQ(header, "SSWS 00abcDEF");
+  for (std::string_view bad : {"", "   \n", "aaaa\r\nbbbb", "aaaa bbbb", "aaaa\tbbbb"}) {
+    auto refused = SswsAuthenticator::from_token(bad, "secret 'okta_token'");
+    ASSERT_FALSE(refused) << "accepted '" << bad << "'";
+    EXPECT_THAT(refused.error(), ::testing::HasSubstr("secret 'okta_token'"));
+    EXPECT_THAT(refused.error(), ::testing::Not(::testing::HasSubstr("bbbb")));
+  }
+}
+
 class JwtTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(JwtTest, ClientAssertionIsSignedWithTheRightClaims) {
