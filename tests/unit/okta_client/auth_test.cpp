@@ -145,7 +145,10 @@ TEST(AuthTest, SswsFromFileAndEnv) {
 }
 
 TEST(AuthTest, SswsFromTokenTrimsAndRefusesWhatWouldBreakTheHeader) {
-  EXPECT_FALSE(SswsAuthenticator::from_token("\xef\xbb\xbf" "00abcDEF", "secret 'okta_token'"))
+  EXPECT_FALSE(
+      SswsAuthenticator::from_token("\xef\xbb\xbf"
+                                    "00abcDEF",
+                                    "secret 'okta_token'"))
       << "a byte-order mark is not part of a token";
   auto trimmed = SswsAuthenticator::from_token("  00abcDEF\r\n", "secret 'okta_token'");
   ASSERT_TRUE(trimmed) << trimmed.error();
