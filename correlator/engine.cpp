@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numbers>
 #include <span>
+#include <tuple>
 
 #include "correlator/engine_state.h"
 
@@ -153,9 +154,14 @@ struct ShardAccess {
     if (ex.expires && e && e->published >= *ex.expires) return false;
     if (ex.expires && !e && s.now_ >= *ex.expires) return false;
     if (!ex.users.empty()) {
+      // For a response, the decision's user (and, when that user is the event's actor, their login):
+      // not whoever else acted, e.g. the admin who granted a role to the user at risk.
       bool hit = false;
       for (const std::string& u : ex.users) {
-        if ((user && user->id == u) || (e && (e->actor.id == u || e->actor.alternate_id == u))) hit = true;
+        if (user)
+          hit = hit || user->id == u || (e && e->actor.id == user->id && e->actor.alternate_id == u);
+        else
+          hit = hit || (e && (e->actor.id == u || e->actor.alternate_id == u));
       }
       if (!hit) return false;
     }
@@ -423,10 +429,20 @@ struct ShardAccess {
       if (!store.advanced.contains(kh)) return;
       auto it = store.sequences.find(kh);
       if (it == store.sequences.end() || it->second.step == 0) return;
-      std::uint32_t step = it->second.step;
-      if (step >= r.steps.size() || !r.steps[step].where.matches(e, &m.memo)) return;
+      SequenceState& s2 = it->second;
+      // A run whose window has passed starts over from its newest step-0 events first, as a sweep
+      // would have done: the step awaited then decides whether this event counts, so the outcome
+      // does not depend on whether a sweep ran in between.
+      if (e.published - s2.start > r.within) {
+        trim_first(s2, e.published - r.within);
+        s2.step = 0;
+        s2.count = 0;
+        s2.evidence.clear();
+        advance_first(r, store, kh, s2);
+      }
+      if (s2.step == 0 || s2.step >= r.steps.size() || !r.steps[s2.step].where.matches(e, &m.memo)) return;
       if (detection_excepted(d, e)) return;
-      st = &it->second;
+      st = &s2;
     }
     EventTime t = e.published;
     st->last_seen = std::max(st->last_seen, t);
@@ -714,7 +730,11 @@ struct ShardAccess {
     }
     std::size_t n = tracked();
     if (n > m.max_keys) {
-      evict_if_needed();
+      // Expired state goes first, as a sweep frees it, so that which live keys are evicted does not
+      // depend on when the last sweep ran. The sweep ends by evicting what is still over the cap.
+      m.last_sweep = s.now_;
+      m.events_since_sweep = 0;
+      sweep(s.now_);
       n = tracked();
     }
     const RuleSet& rs = rules();
@@ -722,53 +742,56 @@ struct ShardAccess {
     m.cap_check_in = n < m.max_keys && per_event > 0 ? (m.max_keys - n) / per_event : 0;
   }
 
-  // Past the cap, drop the idlest keys (by last event time) down to 90% of it.
+  // Past the cap, drop the idlest keys (by last event time) down to 90% of it. Ties are broken by
+  // detection, table and key hash, a total order: which keys go must not depend on the tables'
+  // iteration order, which their insertion and rehash history (or a restore) changes.
   void evict_if_needed() {
     std::size_t n = tracked();
     if (n <= m.max_keys) return;
-    std::vector<std::int64_t> ages;
-    ages.reserve(n);
+    enum Table : std::uint8_t { windows, sequences, absences, geo, first_seen };
+    using Victim = std::tuple<std::int64_t, std::uint32_t, Table, std::uint64_t>;  // age, detection, table, key
+    std::vector<Victim> keys;
+    keys.reserve(n);
     auto ms = [](EventTime t) { return t.time_since_epoch().count(); };
-    for (const DetectionStore& st : m.stores) {
+    for (std::uint32_t d = 0; d < m.stores.size(); ++d) {
+      const DetectionStore& st = m.stores[d];
       for (const auto& kv : st.windows)
-        ages.push_back(ms(kv.second.last_seen));
+        keys.emplace_back(ms(kv.second.last_seen), d, windows, kv.first);
       for (const auto& kv : st.sequences)
-        ages.push_back(ms(kv.second.last_seen));
+        keys.emplace_back(ms(kv.second.last_seen), d, sequences, kv.first);
       for (const auto& kv : st.absences)
-        ages.push_back(ms(kv.second.last_seen));
+        keys.emplace_back(ms(kv.second.last_seen), d, absences, kv.first);
       for (const auto& kv : st.geo)
-        ages.push_back(ms(kv.second.time));
+        keys.emplace_back(ms(kv.second.time), d, geo, kv.first);
       for (const auto& kv : st.first_seen)
-        ages.push_back(std::int64_t{kv.second.last_seen_min} * 60'000);
+        keys.emplace_back(std::int64_t{kv.second.last_seen_min} * 60'000, d, first_seen, kv.first);
     }
     std::size_t drop = n - m.max_keys * 9 / 10;
-    std::nth_element(ages.begin(), ages.begin() + static_cast<std::ptrdiff_t>(drop - 1), ages.end());
-    std::int64_t cutoff = ages[drop - 1];
-    std::size_t evicted = 0;
-    auto older = [&](std::int64_t t) {
-      if (t <= cutoff && evicted < drop) {
-        ++evicted;
-        return true;
+    std::nth_element(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(drop - 1), keys.end());
+    for (std::size_t i = 0; i < drop; ++i) {
+      const std::uint64_t key = std::get<3>(keys[i]);
+      DetectionStore& st = m.stores[std::get<1>(keys[i])];
+      switch (std::get<2>(keys[i])) {
+        case windows:
+          st.windows.erase(key);
+          break;
+        case sequences:
+          st.sequences.erase(key);
+          st.advanced.erase(key);
+          break;
+        case absences:
+          st.absences.erase(key);
+          st.absence_keys.erase(key);
+          break;
+        case geo:
+          st.geo.erase(key);
+          break;
+        case first_seen:
+          st.first_seen.erase(key);
+          break;
       }
-      return false;
-    };
-    for (DetectionStore& st : m.stores) {
-      boost::unordered::erase_if(st.windows, [&](auto& kv) { return older(ms(kv.second.last_seen)); });
-      boost::unordered::erase_if(st.sequences, [&](auto& kv) {
-        if (!older(ms(kv.second.last_seen))) return false;
-        st.advanced.erase(kv.first);
-        return true;
-      });
-      boost::unordered::erase_if(st.absences, [&](auto& kv) {
-        if (!older(ms(kv.second.last_seen))) return false;
-        st.absence_keys.erase(kv.first);
-        return true;
-      });
-      boost::unordered::erase_if(st.geo, [&](auto& kv) { return older(ms(kv.second.time)); });
-      boost::unordered::erase_if(st.first_seen,
-                                 [&](auto& kv) { return older(std::int64_t{kv.second.last_seen_min} * 60'000); });
     }
-    m.metrics.evicted_keys += evicted;
+    m.metrics.evicted_keys += drop;
   }
 
   using Candidate = ApplyCandidate;

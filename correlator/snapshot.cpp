@@ -200,6 +200,10 @@ bool Shard::restore(std::string_view blob, Diagnostics& diagnostics) {
       WindowState v;
       if (!r.get(k) || !r.get(seen) || !get_entries(r, v.entries)) return fail("window");
       v.last_seen = from_ms(seen);
+      // An evidence window's entries name their signal by index (engine.cpp: evidence_points).
+      if (keep && rules_->detections[*idx].kind == ConstructKind::evidence)
+        for (const WindowEntry& w : v.entries)
+          if (w.value >= rules_->detections[*idx].signals.size()) return fail("evidence signal");
       if (owns(k)) st.windows.emplace(k, std::move(v));
     }
     if (!r.get_count(n, 32)) return fail("sequences");
@@ -212,7 +216,8 @@ bool Shard::restore(std::string_view blob, Diagnostics& diagnostics) {
         return fail("sequence");
       v.start = from_ms(start);
       v.last_seen = from_ms(seen);
-      if (keep && v.step > rules_->detections[*idx].steps.size()) return fail("sequence step");
+      // A run at the last step has fired and started over: a stored step is always below the count.
+      if (keep && v.step >= rules_->detections[*idx].steps.size()) return fail("sequence step");
       if (owns(k)) st.sequences.emplace(k, std::move(v));
     }
     if (!r.get_count(n, 17)) return fail("absences");

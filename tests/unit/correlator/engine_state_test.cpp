@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 
 #include "correlator/engine.h"
@@ -125,6 +126,41 @@ TEST(EngineState, CorruptSnapshotsAreRejectedWithoutTouchingState) {
   bad[8] = 9;  // version
   Diagnostics diags;
   EXPECT_FALSE(b.restore(bad, diags));
+}
+
+// A stored sequence step past the rule's last step would index past its steps when the next event
+// arrives: such a snapshot is refused, not restored.
+TEST(EngineState, ASnapshotWithASequenceStepPastTheLastIsRefused) {
+  auto rules = load_ok(R"(detections:
+  - id: t.seq
+    key: actor.id
+    sequence:
+      within: 10m
+      steps:
+        - where: { eventType: deny }
+        - where: { eventType: accept }
+)");
+  Shard a(rules);
+  a.apply(make_event("deny", "u1", at(seconds(0))));  // the run now awaits step 1
+  std::string blob = a.snapshot();
+  // The sequence record: key hash, then the step awaited (uint32, host order as written).
+  const std::uint64_t key = key_hash("u1");
+  std::string pattern(reinterpret_cast<const char*>(&key), sizeof key);
+  const std::uint32_t one = 1;
+  pattern.append(reinterpret_cast<const char*>(&one), sizeof one);
+  const std::size_t at_step = blob.find(pattern);
+  ASSERT_NE(at_step, std::string::npos);
+  Diagnostics ok_diags;
+  Shard intact(rules);
+  ASSERT_TRUE(intact.restore(blob, ok_diags)) << render_text(ok_diags);
+  for (std::uint32_t step : {2u, 3u}) {
+    std::string bad = blob;
+    std::memcpy(&bad[at_step + sizeof key], &step, sizeof step);
+    Shard b(rules);
+    Diagnostics diags;
+    EXPECT_FALSE(b.restore(bad, diags)) << "step " << step;
+    b.apply(make_event("deny", "u1", at(seconds(1))));  // must not read past the steps
+  }
 }
 
 // Snapshots store key hashes: a change to the hash must come with a new snapshot version.

@@ -537,6 +537,94 @@ settings: { max_tracked_keys: 100 }
   EXPECT_EQ(shard.detections().size(), before);
 }
 
+// A run whose window has passed starts over from its newest first-step events before the next event
+// is judged, with or without a sweep in between (an unrelated event can trigger one).
+TEST(Engine, AnExpiredSequenceRestartsBeforeJudgingTheNextStepWithOrWithoutASweep) {
+  auto rules = load_ok(R"(detections:
+  - id: t.seq
+    key: actor.id
+    sequence:
+      within: 10m
+      steps:
+        - where: { eventType: a.step }
+        - where: { eventType: b.step }
+        - where: { eventType: c.step }
+)");
+  for (bool unrelated : {false, true}) {
+    Shard shard(rules);
+    shard.apply(make_event("a.step", "u1", at(minutes(0))));
+    shard.apply(make_event("b.step", "u1", at(minutes(1))));
+    shard.apply(make_event("a.step", "u1", at(minutes(8))));
+    if (unrelated) shard.apply(make_event("x.other", "u2", at(minutes(11))));
+    // The run from 00:00 has expired at 00:12: it restarts from a@08, which b@12 and c@13 complete.
+    shard.apply(make_event("b.step", "u1", at(minutes(12))));
+    shard.apply(make_event("c.step", "u1", at(minutes(13))));
+    ASSERT_EQ(shard.detections().size(), 1u) << "with an unrelated event: " << unrelated;
+    EXPECT_EQ(shard.detections()[0].window_start, at(minutes(8)));
+    EXPECT_EQ(shard.detections()[0].evidence.size(), 3u);
+  }
+}
+
+// A response exception by user spares that user, not every user of an event its user acted in: an
+// excepted admin's grant of a role to someone else still gets a decision for that someone.
+TEST(Engine, AResponseExceptionByUserSparesOnlyThatUser) {
+  auto rules = load_ok(R"(detections:
+  - id: t.grant
+    where: { eventType: user.account.privilege.grant }
+    key: actor.id
+    risk: 60
+    risk_to: targets
+responses:
+  - id: r1
+    when: { risk_at_least: 50 }
+    do: [ notify ]
+exceptions:
+  - id: ex_admin
+    responses: [r1]
+    users: [00uADMIN]
+)");
+  Shard shard(rules);
+  Event grant = make_event("user.account.privilege.grant", "00uADMIN", at(minutes(0)));
+  EntityRef victim;
+  victim.id = "00uVICTIM";
+  victim.type = Symbol::intern("User");
+  grant.targets.push_back(victim);
+  shard.apply(grant);
+  ASSERT_EQ(shard.decisions().size(), 1u);
+  EXPECT_EQ(shard.decisions()[0].user.id, "00uVICTIM");
+  // The excepted user's own risk is still spared.
+  Event self = make_event("user.account.privilege.grant", "00uOTHER", at(minutes(1)));
+  EntityRef admin;
+  admin.id = "00uADMIN";
+  admin.type = Symbol::intern("User");
+  self.targets.push_back(admin);
+  shard.apply(self);
+  EXPECT_EQ(shard.decisions().size(), 1u);
+}
+
+// Past the key cap, expired state is freed before live keys are evicted, so what is evicted (and so
+// what fires) does not depend on whether a sweep ran just before.
+TEST(Engine, TheKeyCapEvictsTheSameKeysWithOrWithoutAnEarlierSweep) {
+  auto rules = load_ok(R"(settings:
+  max_tracked_keys: 2
+detections:
+  - id: t.thr
+    where: { eventType: a.step }
+    key: actor.id
+    threshold: { count: 2, within: 10m }
+)");
+  for (bool unrelated : {false, true}) {
+    Shard shard(rules);
+    shard.apply(make_event("a.step", "u1", at(minutes(0))));
+    shard.apply(make_event("a.step", "u2", at(seconds(30))));
+    if (unrelated) shard.apply(make_event("x.other", "u9", at(minutes(10) + seconds(10))));
+    // u1's window has expired by 10:20: it goes, not u2's, which u2@10:25 completes.
+    shard.apply(make_event("a.step", "u3", at(minutes(10) + seconds(20))));
+    shard.apply(make_event("a.step", "u2", at(minutes(10) + seconds(25))));
+    EXPECT_EQ(ids(shard.detections()), (std::vector<std::string>{"t.thr"})) << "with an unrelated event: " << unrelated;
+  }
+}
+
 TEST(Engine, PantherBruteForceScenarioThroughTheParser) {
   LoadResult pack = load_rules({std::filesystem::path(OG_SOURCE_DIR) / "tests/data/rules/pack"});
   ASSERT_TRUE(pack.ok()) << render_text(pack.diagnostics);
