@@ -9,7 +9,7 @@ namespace og::correlator {
 
 struct Engine::Worker {
   struct Item {
-    enum class Kind : std::uint8_t { event, foreign, observe, remove_partition, flush };
+    enum class Kind : std::uint8_t { event, foreign, observe, remove_partition, flush, advance };
     Kind kind = Kind::event;
     // One Event for every shard it is routed to: shards only read it.
     std::shared_ptr<const Event> event;
@@ -54,6 +54,9 @@ struct Engine::Worker {
             break;
           case Item::Kind::flush:
             shard.flush();
+            break;
+          case Item::Kind::advance:
+            shard.advance_time(item.time);
             break;
         }
       }
@@ -307,6 +310,18 @@ void Engine::flush() {
   for (auto& w : workers_) {
     Worker::Item item;
     item.kind = Worker::Item::Kind::flush;
+    w->enqueue(std::move(item));
+  }
+  sync();
+  if (workers_.size() < 2) return;
+  // A shard's flush fires the absences due before its own last event; one shard would fire every
+  // absence due before the last event of all. So the others catch up with the latest.
+  EventTime latest{};
+  on_all([&](Worker& w) { latest = std::max(latest, w.shard.now()); });
+  for (auto& w : workers_) {
+    Worker::Item item;
+    item.kind = Worker::Item::Kind::advance;
+    item.time = latest;
     w->enqueue(std::move(item));
   }
   sync();

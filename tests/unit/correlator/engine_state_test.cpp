@@ -128,6 +128,41 @@ TEST(EngineState, CorruptSnapshotsAreRejectedWithoutTouchingState) {
   EXPECT_FALSE(b.restore(bad, diags));
 }
 
+// At a flush every shard fires the absences due before the latest event of any shard, as one shard
+// would: here the user whose deadline passed has no later event on its own shard.
+TEST(EngineState, AFlushFiresTheSameAbsencesWithAnyShardCount) {
+  auto rules = load_ok(R"(detections:
+  - id: t.abs
+    key: actor.id
+    absence:
+      first: { eventType: user.mfa.factor.deactivate }
+      not_followed_by: { eventType: user.mfa.factor.activate }
+      within: 10m
+)");
+  // Two users that two shards split between them.
+  std::string quiet, busy;
+  for (int i = 0; quiet.empty() || busy.empty(); ++i) {
+    std::string u = "00u" + std::to_string(i);
+    (key_hash(u) % 2 == 0 ? quiet : busy) = u;
+  }
+  // The deadline (30m) falls within the lateness (2m) of the last event (31m): only the flush can
+  // pass it, and on the quiet user's shard the last event is the deactivation itself.
+  std::vector<Event> events;
+  for (int m = 1; m <= 31; ++m) {
+    if (m == 20) events.push_back(make_event("user.mfa.factor.deactivate", quiet, at(minutes(m))));
+    events.push_back(make_event("user.session.start", busy, at(minutes(m))));
+  }
+  for (std::uint32_t shards : {1u, 2u}) {
+    EngineOptions options;
+    options.shards = shards;
+    Engine engine(rules, options);
+    for (const Event& e : events)
+      engine.push(e, 0);
+    engine.flush();
+    EXPECT_EQ(ids(engine.take_detections()), (std::vector<std::string>{"t.abs"})) << shards << " shards";
+  }
+}
+
 // A stored sequence step past the rule's last step would index past its steps when the next event
 // arrives: such a snapshot is refused, not restored.
 TEST(EngineState, ASnapshotWithASequenceStepPastTheLastIsRefused) {
