@@ -9,7 +9,6 @@
 
 #include "correlator/engine.h"
 #include "correlator/timestamp.h"
-#include "daemon/ingest.h"
 #include "daemon/replay_events.h"
 #include "daemon/rules_cli.h"
 
@@ -165,21 +164,8 @@ int replay_command(std::span<const std::string_view> args, std::ostream& out, st
     return drop;
   });
   sort_by_event_time(parsed.events);
-  // The daemon drops a uuid it has already seen (the same export given twice, overlapping exports),
-  // so a backtest must too, or one event counts twice towards a threshold: the daemon's own filter,
-  // with its default horizon, over the events in the order the engine sees them.
-  std::size_t duplicates = 0;
-  IngestLimits limits;
-  Deduplicator dedupe(limits.dedupe_horizon, limits.dedupe_max_entries);
-  std::vector<Event> kept;
-  kept.reserve(parsed.events.size());
-  for (Event& e : parsed.events) {
-    if (dedupe.seen_before(e))
-      ++duplicates;
-    else
-      kept.push_back(std::move(e));
-  }
-  parsed.events = std::move(kept);
+  // As the daemon: a backtest must not count one event twice towards a threshold.
+  std::size_t duplicates = drop_repeated_events(parsed.events);
   if (duplicates) err << "oktaguard replay: dropped " << duplicates << " event(s) with a uuid already seen\n";
 
   Shard shard(loaded.rules);

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "correlator/alert_parser.h"
+#include "daemon/ingest.h"
 
 namespace og::daemon {
 
@@ -156,6 +157,22 @@ void sort_by_event_time(std::vector<Event>& events) {
     if (a.published != b.published) return a.published < b.published;
     return a.uuid < b.uuid;
   });
+}
+
+std::size_t drop_repeated_events(std::vector<Event>& events) {
+  IngestLimits limits;
+  Deduplicator dedupe(limits.dedupe_horizon, limits.dedupe_max_entries);
+  std::size_t dropped = 0;
+  std::vector<Event> kept;
+  kept.reserve(events.size());
+  for (Event& e : events) {
+    if (dedupe.seen_before(e))
+      ++dropped;
+    else
+      kept.push_back(std::move(e));
+  }
+  events = std::move(kept);
+  return dropped;
 }
 
 std::string format_time(EventTime t) {

@@ -52,6 +52,11 @@ ParsedEvents parse_records(const std::vector<RecordText>& records, const correla
 // Orders events as the engine's reorder buffer does: by (event time, uuid), stable.
 void sort_by_event_time(std::vector<correlator::Event>& events);
 
+// Drops, from events sorted by event time, those the daemon's ingest drops as already seen (same
+// source and uuid within its default de-duplication horizon): the same export given twice, or
+// overlapping exports, would otherwise count one event twice. Returns how many were dropped.
+std::size_t drop_repeated_events(std::vector<correlator::Event>& events);
+
 std::string format_time(correlator::EventTime t);  // 2024-01-01T00:00:00.000Z
 using correlator::json_quote;
 std::string_view action_params(const correlator::Decision& d, std::string& scratch);  // "group=Step-up MFA ttl=24h"

@@ -9,7 +9,6 @@
 #include <sstream>
 
 #include "correlator/engine.h"
-#include "daemon/ingest.h"
 
 namespace og::daemon {
 
@@ -232,19 +231,8 @@ CaseResult run_rule_test(const std::shared_ptr<const RuleSet>& rules, const Rule
   if (parsed.events.empty() && parsed.errors.empty()) c.failures.push_back("the case has no events");
 
   sort_by_event_time(parsed.events);
-  // As the daemon (and replay) do: a case's events repeating a uuid within the de-duplication
-  // horizon are one delivery, not two, or a test would pass on counts the daemon never reaches.
-  IngestLimits limits;
-  Deduplicator dedupe(limits.dedupe_horizon, limits.dedupe_max_entries);
-  std::vector<Event> kept;
-  kept.reserve(parsed.events.size());
-  for (Event& e : parsed.events) {
-    if (dedupe.seen_before(e))
-      ++c.duplicates;
-    else
-      kept.push_back(std::move(e));
-  }
-  parsed.events = std::move(kept);
+  // As the daemon (and replay) do, or a test would pass on counts the daemon never reaches.
+  c.duplicates = drop_repeated_events(parsed.events);
   Shard shard(rules);
   EventTime last{};
   for (const Event& e : parsed.events) {

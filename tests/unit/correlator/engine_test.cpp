@@ -583,22 +583,20 @@ exceptions:
     responses: [r1]
     users: [00uADMIN]
 )");
+  auto grant = [](const std::string& actor, const std::string& target, EventTime t) {
+    Event e = make_event("user.account.privilege.grant", actor, t);
+    EntityRef user;
+    user.id = target;
+    user.type = Symbol::intern("User");
+    e.targets.push_back(user);
+    return e;
+  };
   Shard shard(rules);
-  Event grant = make_event("user.account.privilege.grant", "00uADMIN", at(minutes(0)));
-  EntityRef victim;
-  victim.id = "00uVICTIM";
-  victim.type = Symbol::intern("User");
-  grant.targets.push_back(victim);
-  shard.apply(grant);
+  shard.apply(grant("00uADMIN", "00uVICTIM", at(minutes(0))));
   ASSERT_EQ(shard.decisions().size(), 1u);
   EXPECT_EQ(shard.decisions()[0].user.id, "00uVICTIM");
   // The excepted user's own risk is still spared.
-  Event self = make_event("user.account.privilege.grant", "00uOTHER", at(minutes(1)));
-  EntityRef admin;
-  admin.id = "00uADMIN";
-  admin.type = Symbol::intern("User");
-  self.targets.push_back(admin);
-  shard.apply(self);
+  shard.apply(grant("00uOTHER", "00uADMIN", at(minutes(1))));
   EXPECT_EQ(shard.decisions().size(), 1u);
 }
 
