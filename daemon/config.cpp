@@ -380,7 +380,7 @@ void read_kafka(Reader& r, const YAML::Node& n, KafkaConfig& k) {
 
 void read_okta(Reader& r, const YAML::Node& n, OktaConfig& o) {
   const std::string path = "okta";
-  if (!r.map(n, path, {"org_url", "auth", "ca_file", "max_connections", "timeouts"})) return;
+  if (!r.map(n, path, {"org_url", "auth", "ca_file", "max_connections", "timeouts", "identity_wait"})) return;
   if (YAML::Node u = n["org_url"]) {
     if (auto s = r.nonempty(u, "okta.org_url")) {
       std::string rest = s->starts_with("https://") ? s->substr(8) : std::string();
@@ -461,6 +461,14 @@ void read_okta(Reader& r, const YAML::Node& n, OktaConfig& o) {
       if (YAML::Node q = t["request"]) bounded(q, "okta.timeouts.request", o.request_timeout);
     }
   }
+  if (YAML::Node w = n["identity_wait"])
+    if (auto d = r.duration(w, "okta.identity_wait")) {
+      // Every later event waits behind a parked one: minutes would stall detection.
+      if (*d < Duration(100) || *d > Duration(60'000))
+        r.error(w, "okta.identity_wait", "'okta.identity_wait' must be between 100ms and 1m");
+      else
+        o.identity_wait = *d;
+    }
 }
 
 void read_rules(Reader& r, const YAML::Node& n, RulesConfig& c) {

@@ -62,6 +62,8 @@ struct OktaConfig {
   int max_connections = 4;
   Duration connect_timeout{5000};
   Duration request_timeout{15000};
+  // How long an event waits for its user's lookup before it is applied unresolved (PipelineOptions).
+  Duration identity_wait{5000};
   bool operator==(const OktaConfig&) const = default;
 };
 

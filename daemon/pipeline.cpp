@@ -159,11 +159,42 @@ struct Pipeline::Impl {
     cv.notify_one();
   }
 
-  void requeue_resolved(Item&& item) {
+  // An event waiting for its user's lookup: whichever comes first, the answer or the deadline,
+  // hands it to the worker (under `mu`); the other finds it done.
+  struct ParkedLookup {
+    Item item;
+    std::chrono::steady_clock::time_point deadline;
+    bool done = false;
+  };
+
+  // The lookup's answer (any thread).
+  void requeue_resolved(ParkedLookup& p, okta::LookupResult<std::string> answer) {
     std::lock_guard lock(mu);
-    resolved_items.push_back(std::move(item));
+    if (p.done) return;  // given up on: the event was applied unresolved
+    p.done = true;
+    if (answer) {
+      p.item.event.actor.id = *answer;
+      p.item.event.actor.identity_kind = correlator::IdentityKind::okta_id;
+      p.item.source = "resolved";
+    } else {
+      p.item.source = "unresolved";
+    }
+    resolved_items.push_back(std::move(p.item));
     --parked;
     cv.notify_one();
+  }
+  // Under `mu`, on the worker thread: the lookups past their deadline go on unresolved.
+  void expire_lookups(std::chrono::steady_clock::time_point now) {
+    std::erase_if(parked_lookups, [&](const std::shared_ptr<ParkedLookup>& p) {
+      if (p->done) return true;
+      if (now < p->deadline) return false;
+      p->done = true;
+      p->item.source = "unresolved";
+      resolved_items.push_back(std::move(p->item));
+      --parked;
+      ++identity_timeouts;
+      return true;
+    });
   }
 
   std::optional<std::string> start();
@@ -210,6 +241,8 @@ struct Pipeline::Impl {
   std::deque<Item> inbox;
   std::deque<Item> resolved_items;
   std::uint64_t parked = 0;
+  std::vector<std::shared_ptr<ParkedLookup>> parked_lookups;
+  std::uint64_t identity_timeouts = 0;  // lookups given up on (identity_wait), for the log
   std::size_t files_running = 0;
   bool drain = false;
   bool finished = false;
@@ -584,22 +617,17 @@ void Pipeline::Impl::admit(Item&& item) {
     resolved.fetch_add(1, std::memory_order_relaxed);
     return push(std::move(item));
   }
+  auto lookup = std::make_shared<ParkedLookup>();
+  lookup->item = std::move(item);
+  lookup->deadline = std::chrono::steady_clock::now() + options.identity_wait;
   {
     std::lock_guard lock(mu);
     ++parked;
+    parked_lookups.push_back(lookup);
   }
   ++lookups_out;
-  auto shared = std::make_shared<Item>(std::move(item));
-  identity->resolve(name, [this, shared](okta::LookupResult<std::string> answer) {
-    if (answer) {
-      shared->event.actor.id = *answer;
-      shared->event.actor.identity_kind = correlator::IdentityKind::okta_id;
-      shared->source = "resolved";
-    } else {
-      shared->source = "unresolved";
-    }
-    requeue_resolved(std::move(*shared));
-  });
+  identity->resolve(
+      name, [this, lookup](okta::LookupResult<std::string> answer) { requeue_resolved(*lookup, std::move(answer)); });
 }
 
 void Pipeline::Impl::push(Item&& item) {
@@ -752,6 +780,7 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
     bool drain_now = false;
     bool eof_now = false;
     std::shared_ptr<const correlator::RuleSet> reload;
+    std::uint64_t timed_out = 0;
     {
       std::unique_lock lock(mu);
       const bool held_full = held.size() >= options.queue_capacity;
@@ -759,6 +788,9 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
       // While events wait behind an identity lookup, the inbox stays put once `held` is full: the
       // sources then feel the backpressure instead of the worker buffering without bound.
       if (!held_full) batch.swap(inbox);
+      const std::uint64_t timeouts_before = identity_timeouts;
+      expire_lookups(std::chrono::steady_clock::now());
+      timed_out = identity_timeouts - timeouts_before;
       for (Item& i : resolved_items)
         batch.push_back(std::move(i));
       resolved_items.clear();
@@ -770,6 +802,10 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
       reload = std::move(pending_rules);
     }
     batch_wall = std::chrono::steady_clock::now();
+    if (timed_out > 0)
+      log(LogLevel::warn, "pipeline",
+          fmt::format("{} identity lookup(s) took longer than {} ms: their events are applied unresolved", timed_out,
+                      options.identity_wait.count()));
     heartbeat_ms.store(std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now().time_since_epoch()).count());
     if (reload) {
       correlator::ReloadReport report = engine->reload(reload);

@@ -91,6 +91,10 @@ struct PipelineOptions {
   // them); empty: the pipeline logs a plain line.
   std::function<void(const correlator::Detection&, const correlator::DetectionRule&)> on_detection;
 
+  // How long an event waits for its user's Okta lookup; past it the event is applied unresolved (a
+  // late answer is dropped). Every later event waits behind it, so a slow or unreachable Okta must not
+  // stall detection for the length of the client's timeouts and retries.
+  std::chrono::milliseconds identity_wait{5000};
   std::size_t queue_capacity = 8192;                // events between the sources and the correlator
   std::chrono::milliseconds settle_timeout{30000};  // exit_at_eof: how long to wait for the actions
 

@@ -62,6 +62,7 @@ PipelineOptions pipeline_options(const Config& c, std::shared_ptr<const correlat
   }
   o.rules = std::move(rules);
   o.max_future_skew = c.ingestion.max_future_skew;
+  o.identity_wait = c.okta.identity_wait;
   o.lateness = c.rules.allowed_lateness;
   o.snapshot_interval = std::chrono::duration_cast<std::chrono::milliseconds>(c.rules.snapshot_interval);
   o.idle_release = std::max(std::chrono::milliseconds(1000),

@@ -72,14 +72,19 @@ struct DaemonRun {
     fs::permissions(dir.path / "okta-token", fs::perms::owner_read | fs::perms::owner_write);
   }
 
+  // More lines under `sources.files:` (alert files with their mapping) and under `okta:`.
+  std::string extra_files, extra_okta;
+
   // Runs `oktaguard run --once` over `files`; returns its exit status, output in out/err.
   // `response`: more lines under `response:`, indented by two spaces.
   int run_once(const std::vector<fs::path>& files, std::string& out, std::string& err, std::string_view response = {}) {
     std::string config = "sources:\n  files:\n";
     for (const fs::path& f : files)
       config += "    - { path: " + f.string() + ", source: okta, format: okta_system_log }\n";
+    config += extra_files;
     config += "okta:\n  org_url: " + emulator.base_url() + "\n  ca_file: " + pki.ca.string() +
               "\n  auth:\n    ssws:\n      token_file: " + (dir.path / "okta-token").string() + "\n";
+    config += extra_okta;
     config += "rules:\n  paths: [" + (kRepo / "rules").string() + "]\n";
     config += "response:\n  dry_run: false\n";
     config += response;
@@ -209,6 +214,31 @@ TEST(PipelineFileEmulator, UnreadableSnapshotIsSetAsideAndTheRunGoesOn) {
   EXPECT_TRUE(fs::exists(s.dir.path / "correlator.snapshot.unreadable"));
   EXPECT_TRUE(fs::exists(s.dir.path / "correlator.snapshot"));  // the new one, written at the end
   EXPECT_EQ(writes(s.emulator).count("PUT /api/v1/groups/00gOktaguardStepUp01/users/" + std::string(kAttacked)), 1u);
+}
+
+// An alert waits for its user's Okta lookup, and every later event behind it (in event-time order).
+// When Okta does not answer, the alert goes on unresolved after okta.identity_wait instead of holding
+// detection for the client's timeouts and retries (15 s per try).
+TEST(PipelineFileEmulator, AnUnansweredIdentityLookupHoldsEventsOnlyForIdentityWait) {
+  DaemonRun s;
+  ASSERT_EQ(s.emulator.post("/__emulator/config", R"({"fault-stall":1})").first, 200u);
+  write(s.dir.path / "vpn.ndjson",
+        R"({"event_id":"a3e1c2f0-6b5d-4c1e-8f37-95d2e0b4a7c6","time":"2026-05-12T10:20:11.5+02:00",)"
+        R"("event":"auth.login","result":"failure","user":{"login":"carol@example.com"},)"
+        R"("client":{"public_ip":"198.51.100.23"}})"
+        "\n");
+  s.extra_files = "    - path: " + (s.dir.path / "vpn.ndjson").string() +
+                  "\n      source: vpn\n      format: alert\n"
+                  "      mapping: { time: /time, user: /user/login, user_kind: login, alert_type: /event, "
+                  "alert_type_prefix: 'vpn.', uuid: /event_id, source_ip: /client/public_ip }\n";
+  s.extra_okta = "  identity_wait: 1s\n";
+  std::string out, err;
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(s.run_once({kRepo / "examples/demo/events/legit_logins.ndjson"}, out, err), 0) << out << err;
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(took, std::chrono::seconds(14)) << "the run waited for the stalled lookup";
+  EXPECT_NE(out.find("events 6 acked 6"), std::string::npos) << out << err;  // 5 sign-ins and the alert
+  EXPECT_NE(out.find("unresolved 1"), std::string::npos) << out << err;
 }
 
 // An API token file holding two lines would put a second header line into every request (Beast does

@@ -156,6 +156,16 @@ TEST_F(ConfigTest, OktaTimeoutsAreBetween100msAnd10Minutes) {
   ASSERT_TRUE(ok.config) << og::correlator::render_text(ok.diagnostics);
   EXPECT_EQ(ok.config->okta.connect_timeout, std::chrono::milliseconds(100));
   EXPECT_EQ(ok.config->okta.request_timeout, std::chrono::minutes(10));
+  std::string wait = minimal();
+  wait.insert(wait.find("rules:\n"), "  identity_wait: 2s\n");
+  auto waited = load(wait);
+  ASSERT_TRUE(waited.config) << og::correlator::render_text(waited.diagnostics);
+  EXPECT_EQ(waited.config->okta.identity_wait, std::chrono::seconds(2));
+  wait.replace(wait.find("2s"), 2, "5m");
+  auto long_wait = load(wait);
+  EXPECT_FALSE(long_wait.config);
+  EXPECT_NE(og::correlator::render_text(long_wait.diagnostics).find("'okta.identity_wait' must be between"),
+            std::string::npos);
   for (const char* bad : {"{request: 0s}", "{connect: 99ms}", "{request: 11m}", "{connect: 1000000d}"}) {
     auto r = timeouts(bad);
     EXPECT_FALSE(r.config) << bad;
