@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <list>
 #include <mutex>
 #include <unordered_map>
@@ -34,12 +35,18 @@ std::string_view trim(std::string_view s) {
 template <typename V>
 class LruCache {
  public:
-  explicit LruCache(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
+  // Told of every value that leaves (expired, evicted, erased or overwritten), so that an index kept
+  // beside the cache never outlives its entry.
+  using DropFn = std::function<void(const std::string& key, const V& value)>;
+
+  explicit LruCache(std::size_t capacity, DropFn on_drop = {})
+      : capacity_(capacity == 0 ? 1 : capacity), on_drop_(std::move(on_drop)) {}
 
   const V* get(const std::string& key, Clock::time_point now) {
     auto it = index_.find(key);
     if (it == index_.end()) return nullptr;
     if (it->second->expires <= now) {
+      drop(it->second);
       order_.erase(it->second);
       index_.erase(it);
       return nullptr;
@@ -51,6 +58,7 @@ class LruCache {
   // Returns the number of entries evicted to make room.
   std::size_t put(const std::string& key, V value, Clock::time_point expires) {
     if (auto it = index_.find(key); it != index_.end()) {
+      drop(it->second);
       it->second->value = std::move(value);
       it->second->expires = expires;
       order_.splice(order_.begin(), order_, it->second);
@@ -58,6 +66,7 @@ class LruCache {
     }
     std::size_t evicted = 0;
     while (order_.size() >= capacity_) {
+      drop(std::prev(order_.end()));
       index_.erase(order_.back().key);
       order_.pop_back();
       ++evicted;
@@ -69,9 +78,16 @@ class LruCache {
 
   void erase(const std::string& key) {
     if (auto it = index_.find(key); it != index_.end()) {
+      drop(it->second);
       order_.erase(it->second);
       index_.erase(it);
     }
+  }
+
+  // Erases the entry only when pred(value) holds; the LRU order is left alone.
+  template <typename Pred>
+  void erase_if(const std::string& key, Pred pred) {
+    if (auto it = index_.find(key); it != index_.end() && pred(it->second->value)) erase(key);
   }
 
   std::size_t size() const { return order_.size(); }
@@ -82,7 +98,12 @@ class LruCache {
     V value;
     Clock::time_point expires;
   };
+  void drop(typename std::list<Entry>::iterator it) {
+    if (on_drop_) on_drop_(it->key, it->value);
+  }
+
   std::size_t capacity_;
+  DropFn on_drop_;
   std::list<Entry> order_;
   std::unordered_map<std::string, typename std::list<Entry>::iterator> index_;
 };
@@ -149,7 +170,9 @@ struct IdentityResolver::Impl : std::enable_shared_from_this<IdentityResolver::I
         options(std::move(opts)),
         lookups(std::move(send), std::move(lookup)),
         cache(options.cache_capacity),
-        learned(options.learned_capacity) {
+        learned(options.learned_capacity, [this](const std::string& key, const std::string& id) {
+          if (auto it = learned_name.find(id); it != learned_name.end() && it->second == key) learned_name.erase(it);
+        }) {
     if (!options.clock) options.clock = [] { return Clock::now(); };
   }
 
@@ -218,6 +241,11 @@ struct IdentityResolver::Impl : std::enable_shared_from_this<IdentityResolver::I
           f.detail = "no user with this login or email";
           return self->complete(key, std::move(f));
         }
+        // Search answers include DEPROVISIONED users: a rehire's old account keeps the email, and
+        // counting it would make the person ambiguous for good. Only when every match is deprovisioned
+        // do they count, as the login lookup also answers with deprovisioned users.
+        const auto deprovisioned = [](const OktaUser& u) { return u.status == "DEPROVISIONED"; };
+        if (!std::all_of(users->begin(), users->end(), deprovisioned)) std::erase_if(*users, deprovisioned);
         if (users->size() > 1) {
           Failure f;
           f.kind = OutcomeKind::invalid;
@@ -292,8 +320,10 @@ struct IdentityResolver::Impl : std::enable_shared_from_this<IdentityResolver::I
   IdentityOptions options;
   Lookups lookups;  // io thread only
 
-  mutable std::mutex mutex;  // guards cache, learned, pending, stats
+  mutable std::mutex mutex;  // guards cache, learned, learned_name, pending, stats
   LruCache<Cached> cache;
+  // User id -> the one name learned for it; `learned`'s drop hook keeps it from outliving that entry.
+  std::unordered_map<std::string, std::string> learned_name;
   LruCache<std::string> learned;
   std::unordered_map<std::string, std::vector<Callback>> pending;
   IdentityStats stats;
@@ -355,10 +385,23 @@ void IdentityResolver::learn(std::string_view alternate_id, std::string_view okt
   if (!is_user_id(okta_id)) return;
   NormalisedName n = normalise_name(alternate_id, impl_->options);
   if (n.kind != NameKind::login) return;
+  std::string id(okta_id);
   std::lock_guard lock(impl_->mutex);
-  const auto now = impl_->options.clock();
-  impl_->stats.evictions += impl_->learned.put(n.key, std::string(okta_id), now + impl_->options.learned_ttl);
-  impl_->cache.erase(n.key);  // a stale "not found" must not outlive what the log stream says
+  auto& im = *impl_;
+  // What the log stream names a user by is their login, and a user has one login: the same id under
+  // another name means the user was renamed, and the old name may since have gone to someone else.
+  // Names are not told apart as login or email here, so two names learned for one user would also
+  // displace each other; that costs a lookup, while keeping a stale name gives a wrong answer. Arrival
+  // order decides, as learn() is given no event time.
+  if (auto it = im.learned_name.find(id); it != im.learned_name.end() && it->second != n.key) {
+    const std::string old = it->second;
+    im.learned.erase(old);
+    im.cache.erase_if(old, [&](const Cached& c) { return c.user_id == id; });
+  }
+  const auto now = im.options.clock();
+  im.stats.evictions += im.learned.put(n.key, id, now + im.options.learned_ttl);
+  im.learned_name[id] = n.key;
+  im.cache.erase(n.key);  // a stale "not found" must not outlive what the log stream says
 }
 
 void IdentityResolver::resolve_group(std::string_view name, GroupCallback cb) {

@@ -83,7 +83,10 @@ class IdentityResolver {
   void resolve(std::string_view name, Callback cb);
   // The answer if it is known without asking Okta; nullopt otherwise (including cached negatives).
   std::optional<std::string> try_cached(std::string_view name);
-  // From the log stream: actor/target alternateId <-> id. Ignored unless okta_id is an Okta id.
+  // From the log stream: actor/target alternateId (a user's login) <-> id. Ignored unless okta_id is an
+  // Okta id. One name is kept per id: an id seen under a new name drops the name learned before (and a
+  // cached answer that name -> id), since the old login may have been given to someone else. The
+  // latest call wins, whatever the events' own times.
   void learn(std::string_view alternate_id, std::string_view okta_id);
 
   // Group id by exact name, looked up once and refreshed after group_refresh; on a failed refresh

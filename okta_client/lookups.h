@@ -54,6 +54,7 @@ class Lookups {
   void search_users(std::string expression, Callback<std::vector<OktaUser>> cb);
 
   // search=profile.email eq "<email>"; only users whose email equals it (case-insensitively) are kept.
+  // DEPROVISIONED users are among them: Okta's search, unlike its plain list, does not omit them.
   void find_users_by_email(std::string email, Callback<std::vector<OktaUser>> cb);
 
   // GET /api/v1/groups?q=<name>, then an exact (case-sensitive) match on profile.name. Several exact

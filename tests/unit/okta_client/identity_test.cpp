@@ -133,6 +133,95 @@ TEST_F(IdentityTest, EmailFallbackAndNegativeCaching) {
   EXPECT_EQ(resolve("new@example.com").value(), "00u00000000000000004");
 }
 
+TEST_F(IdentityTest, EmailSearchIgnoresDeprovisionedAccounts) {
+  make(options());
+  const auto not_found = [] {
+    return response(404, R"({"errorCode":"E0000007","errorSummary":"Not found","errorId":"z"})");
+  };
+  // A rehire: the old account, deprovisioned, still carries the email; the new one has another login.
+  sender_.push(not_found());
+  sender_.push(response(200, R"([{"id":"00u0000000000000000o","status":"DEPROVISIONED",)"
+                             R"("profile":{"login":"rehire.old@example.com","email":"rehire@example.com"}},)"
+                             R"({"id":"00u0000000000000000n","status":"ACTIVE",)"
+                             R"("profile":{"login":"rehire.new@example.com","email":"rehire@example.com"}}])"));
+  EXPECT_EQ(resolve("rehire@example.com").value(), "00u0000000000000000n");
+
+  // Two accounts that are not deprovisioned still make the email ambiguous.
+  sender_.push(not_found());
+  sender_.push(response(200, R"([{"id":"00u0000000000000000s","status":"SUSPENDED",)"
+                             R"("profile":{"login":"s@example.com","email":"twice@example.com"}},)"
+                             R"({"id":"00u0000000000000000a","status":"ACTIVE",)"
+                             R"("profile":{"login":"a@example.com","email":"twice@example.com"}},)"
+                             R"({"id":"00u0000000000000000d","status":"DEPROVISIONED",)"
+                             R"("profile":{"login":"d@example.com","email":"twice@example.com"}}])"));
+  const auto twice = resolve("twice@example.com");
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().kind, OutcomeKind::invalid);
+  EXPECT_NE(twice.error().detail.find("2 users"), std::string::npos) << twice.error().detail;
+
+  // Deprovisioned accounts only: the one there is, as a login lookup would answer too.
+  sender_.push(not_found());
+  sender_.push(response(200, R"([{"id":"00u0000000000000000g","status":"DEPROVISIONED",)"
+                             R"("profile":{"login":"gone.login@example.com","email":"gone@example.com"}}])"));
+  EXPECT_EQ(resolve("gone@example.com").value(), "00u0000000000000000g");
+  EXPECT_EQ(sender_.requests.size(), 6u);
+}
+
+TEST_F(IdentityTest, LearnedLoginRenamedThenReassignedIsAskedOfOkta) {
+  make(options());
+  const std::string a = "00u0000000000000000A";
+  const std::string b = "00u0000000000000000B";
+  resolver_->learn("jsmith@corp.com", a);
+  resolver_->learn("Jane.Doe@corp.com", a);  // A renamed: jsmith@corp.com may now be anyone's
+  sender_.push(user(b, "jsmith@corp.com"));
+  EXPECT_EQ(resolve("jsmith@corp.com").value(), b);
+  ASSERT_EQ(sender_.requests.size(), 1u);
+  EXPECT_EQ(sender_.requests[0].target, "/api/v1/users/jsmith%40corp.com");
+  EXPECT_EQ(resolve("jane.doe@corp.com").value(), a);
+  EXPECT_EQ(resolver_->stats().learned_size, 1u);
+  EXPECT_EQ(sender_.requests.size(), 1u);
+
+  // Learning a name again, or under the same id, displaces nothing.
+  resolver_->learn("jane.doe@corp.com", a);
+  EXPECT_EQ(resolve("jane.doe@corp.com").value(), a);
+  EXPECT_EQ(sender_.requests.size(), 1u);
+}
+
+TEST_F(IdentityTest, RenameAlsoDropsALookupAnswerForTheOldLogin) {
+  make(options());
+  const std::string a = "00u0000000000000000A";
+  const std::string b = "00u0000000000000000B";
+  // A lookup in flight when the name is learned caches its answer after the learned entry.
+  sender_.set_deferred(true);
+  std::optional<okta::LookupResult<std::string>> got;
+  resolver_->resolve("jsmith@corp.com", [&](auto r) { got.emplace(std::move(r)); });
+  io_.poll();
+  resolver_->learn("jsmith@corp.com", a);
+  sender_.push(user(a, "jsmith@corp.com"));
+  sender_.release();
+  ASSERT_TRUE(got);
+  sender_.set_deferred(false);
+
+  resolver_->learn("jane.doe@corp.com", a);
+  EXPECT_FALSE(resolver_->try_cached("jsmith@corp.com"));
+  sender_.push(user(b, "jsmith@corp.com"));
+  EXPECT_EQ(resolve("jsmith@corp.com").value(), b);
+  EXPECT_EQ(sender_.requests.size(), 2u);
+}
+
+TEST_F(IdentityTest, ReassignedLoginIsNotDroppedForItsFormerOwner) {
+  make(options());
+  const std::string a = "00u0000000000000000A";
+  const std::string b = "00u0000000000000000B";
+  resolver_->learn("jsmith@corp.com", a);
+  resolver_->learn("jsmith@corp.com", b);    // the login now belongs to B ...
+  resolver_->learn("jane.doe@corp.com", a);  // ... so A's new name must not take it from B
+  EXPECT_EQ(resolve("jsmith@corp.com").value(), b);
+  EXPECT_EQ(resolve("jane.doe@corp.com").value(), a);
+  EXPECT_TRUE(sender_.requests.empty());
+  EXPECT_EQ(resolver_->stats().learned_size, 2u);
+}
+
 TEST_F(IdentityTest, TransientFailuresAreNotCached) {
   make(options());
   sender_.push(failure(okta::TransportError::connect_failed));
