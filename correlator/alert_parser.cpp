@@ -43,14 +43,22 @@ namespace {
 enum class Lookup { found, absent, failed };
 
 // Absent covers every way a pointer can miss: no such key, index out of range, or a path through
-// a scalar. A null value also counts as absent.
+// a scalar. A null value also counts as absent. `error` then tells a required field's rejection
+// apart: SUCCESS for a missing key or index (missing_field), INCORRECT_TYPE for a path through a
+// scalar (wrong_type; simdjson reports some of those as an invalid pointer, and the configuration
+// only accepts well-formed pointers).
 Lookup find(od::document& doc, const std::string& pointer, od::value& out, simdjson::error_code& error) {
   error = simdjson::SUCCESS;
   if (pointer.empty()) return Lookup::absent;  // "" would name the whole document
   error = doc.at_pointer(pointer).get(out);
-  if (error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS || error == simdjson::INCORRECT_TYPE ||
-      error == simdjson::INVALID_JSON_POINTER)
+  if (error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS) {
+    error = simdjson::SUCCESS;
     return Lookup::absent;
+  }
+  if (error == simdjson::INCORRECT_TYPE || error == simdjson::INVALID_JSON_POINTER) {
+    error = simdjson::INCORRECT_TYPE;
+    return Lookup::absent;
+  }
   if (error) return Lookup::failed;
   return Lookup::found;
 }

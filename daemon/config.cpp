@@ -199,8 +199,13 @@ class Reader {
   const LoadOptions& o_;
 };
 
+// RFC 6901: '/'-separated, '~' only in the escapes ~0 and ~1 (as the alert parser's mapping check).
 bool valid_pointer(std::string_view p) {
-  return p.empty() || p.starts_with('/');
+  if (p.empty()) return true;
+  if (!p.starts_with('/')) return false;
+  for (std::size_t i = 0; i < p.size(); ++i)
+    if (p[i] == '~' && (i + 1 == p.size() || (p[i + 1] != '0' && p[i + 1] != '1'))) return false;
+  return true;
 }
 
 void read_mapping(Reader& r, const YAML::Node& n, const std::string& path, correlator::AlertMapping& m) {
@@ -218,7 +223,7 @@ void read_mapping(Reader& r, const YAML::Node& n, const std::string& path, corre
     auto s = r.nonempty(v, p);
     if (!s) return;
     if (!valid_pointer(*s)) {
-      r.error(v, p, fmt::format("'{}' must be a JSON pointer starting with '/'", p));
+      r.error(v, p, fmt::format("'{}' must be a JSON pointer starting with '/' ('~' only as ~0 or ~1)", p));
       return;
     }
     out = *s;

@@ -130,6 +130,19 @@ TEST(AlertParser, RequiredFieldsAndFallbacks) {
     ASSERT_FALSE(result.has_value()) << c.payload;
     EXPECT_EQ(to_string(result.error().error), to_string(c.error)) << c.payload << " " << result.error().detail;
   }
+
+  // A user pointer into an array: an empty array has no such user; a string is no array at all.
+  AlertMapping nested = mapping;
+  nested.user_pointer = "/users/0/login";
+  auto nested_parser = make_alert_parser(nested, nullptr);
+  for (const Case& c : {Case{R"({"t":"x","users":[]})", ParseError::missing_field},
+                        Case{R"({"t":"x","users":[{"name":"a"}]})", ParseError::missing_field},
+                        Case{R"({"t":"x","users":"a@b.c"})", ParseError::wrong_type},
+                        Case{R"({"t":"x","users":[7]})", ParseError::wrong_type}}) {
+    auto result = nested_parser->parse(c.payload, meta("s"));
+    ASSERT_FALSE(result.has_value()) << c.payload;
+    EXPECT_EQ(to_string(result.error().error), to_string(c.error)) << c.payload << " " << result.error().detail;
+  }
 }
 
 TEST(AlertMappingYaml, ReportsEveryProblemWithItsPosition) {

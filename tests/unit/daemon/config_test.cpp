@@ -315,6 +315,7 @@ TEST_F(ConfigTest, AlertTopicsNeedAMappingWithPointers) {
       "      - {topic: edr, source: edr, format: alert}\n"
       "      - {topic: ueba, source: ueba, format: alert, mapping: {user: user.email, alert_type: /t, "
       "user_kind: upn}}\n"
+      "      - {topic: vpn, source: vpn, format: alert, mapping: {user: /user~2login, alert_type: /t}}\n"
       "      - {topic: edr, source: x, format: okta_system_log, mapping: {user: /u}}\n"
       "      - {topic: y, source: y, format: csv}\n"
       "okta: {org_url: 'https://x.okta.com', auth: {ssws: {token_file: " +
@@ -327,6 +328,7 @@ TEST_F(ConfigTest, AlertTopicsNeedAMappingWithPointers) {
   EXPECT_NE(all.find("'sources.kafka.topics[1].mapping.user' must be a JSON pointer starting with '/'"),
             std::string::npos)
       << all;
+  EXPECT_NE(all.find("'sources.kafka.topics[2].mapping.user' must be a JSON pointer"), std::string::npos) << all;
   EXPECT_NE(all.find("'sources.kafka.topics[1].mapping.user_kind' must be one of: email, login, okta_id (got 'upn')"),
             std::string::npos)
       << all;
