@@ -385,7 +385,7 @@ void read_kafka(Reader& r, const YAML::Node& n, KafkaConfig& k) {
 
 void read_okta(Reader& r, const YAML::Node& n, OktaConfig& o) {
   const std::string path = "okta";
-  if (!r.map(n, path, {"org_url", "auth", "ca_file", "max_connections", "timeouts", "identity_wait"})) return;
+  if (!r.map(n, path, {"org_url", "auth", "ca_file", "max_connections", "timeouts", "identity"})) return;
   if (YAML::Node u = n["org_url"]) {
     if (auto s = r.nonempty(u, "okta.org_url")) {
       std::string rest = s->starts_with("https://") ? s->substr(8) : std::string();
@@ -466,14 +466,41 @@ void read_okta(Reader& r, const YAML::Node& n, OktaConfig& o) {
       if (YAML::Node q = t["request"]) bounded(q, "okta.timeouts.request", o.request_timeout);
     }
   }
-  if (YAML::Node w = n["identity_wait"])
-    if (auto d = r.duration(w, "okta.identity_wait")) {
-      // Every later event waits behind a parked one: minutes would stall detection.
-      if (*d < Duration(100) || *d > Duration(60'000))
-        r.error(w, "okta.identity_wait", "'okta.identity_wait' must be between 100ms and 1m");
-      else
-        o.identity_wait = *d;
+  if (YAML::Node id = n["identity"]) {
+    if (r.map(id, "okta.identity", {"wait", "windows_domains", "default_login_domain"})) {
+      if (YAML::Node w = id["wait"])
+        if (auto d = r.duration(w, "okta.identity.wait")) {
+          // Every later event waits behind a parked one: minutes would stall detection.
+          if (*d < Duration(100) || *d > Duration(60'000))
+            r.error(w, "okta.identity.wait", "'okta.identity.wait' must be between 100ms and 1m");
+          else
+            o.identity_wait = *d;
+        }
+      // A login domain is what follows '@' in a login: no '@', no blanks.
+      auto domain = [&](const YAML::Node& v, const std::string& key) -> std::optional<std::string> {
+        auto s = r.nonempty(v, key);
+        if (s && s->find_first_of("@ \t\\/") != std::string::npos) {
+          r.error(v, key, fmt::format("'{}' must be a domain such as corp.example.com (got '{}')", key, *s));
+          return std::nullopt;
+        }
+        return s;
+      };
+      if (YAML::Node wd = id["windows_domains"]) {
+        if (!wd.IsMap()) {
+          r.error(wd, "okta.identity.windows_domains",
+                  "'okta.identity.windows_domains' must map NetBIOS domains to login domains (CORP: corp.example.com)");
+        } else {
+          for (auto it = wd.begin(); it != wd.end(); ++it) {
+            auto netbios = r.nonempty(it->first, "okta.identity.windows_domains");
+            auto login = domain(it->second, "okta.identity.windows_domains");
+            if (netbios && login) o.windows_domains[*netbios] = *login;
+          }
+        }
+      }
+      if (YAML::Node dd = id["default_login_domain"])
+        if (auto s = domain(dd, "okta.identity.default_login_domain")) o.default_login_domain = *s;
     }
+  }
 }
 
 void read_rules(Reader& r, const YAML::Node& n, RulesConfig& c) {

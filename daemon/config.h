@@ -62,8 +62,11 @@ struct OktaConfig {
   int max_connections = 4;
   Duration connect_timeout{5000};
   Duration request_timeout{15000};
-  // How long an event waits for its user's lookup before it is applied unresolved (PipelineOptions).
+  // okta.identity: how long an event waits for its user's lookup before it is applied unresolved
+  // (PipelineOptions), and how DOMAIN\user and bare names become logins (okta::IdentityOptions).
   Duration identity_wait{5000};
+  std::map<std::string, std::string> windows_domains;  // NetBIOS domain -> login domain
+  std::string default_login_domain;
   bool operator==(const OktaConfig&) const = default;
 };
 

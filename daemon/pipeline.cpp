@@ -242,7 +242,7 @@ struct Pipeline::Impl {
   std::deque<Item> resolved_items;
   std::uint64_t parked = 0;
   std::vector<std::shared_ptr<ParkedLookup>> parked_lookups;
-  std::uint64_t identity_timeouts = 0;  // lookups given up on (identity_wait), for the log
+  std::uint64_t identity_timeouts = 0;  // lookups given up on (okta.identity.wait), for the log
   std::size_t files_running = 0;
   bool drain = false;
   bool finished = false;

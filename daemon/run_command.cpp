@@ -95,6 +95,13 @@ PipelineOptions pipeline_options(const Config& c, std::shared_ptr<const correlat
 // The OAuth scopes a service app needs for what the rules can do: users and groups always (lookups,
 // lifecycle, sessions, profile, membership); okta.userRisk.manage only when a response sets user
 // risk, since Okta refuses a token request for a scope the app was not granted.
+okta::IdentityOptions identity_options(const OktaConfig& okta) {
+  okta::IdentityOptions o;
+  o.windows_domains = okta.windows_domains;
+  o.default_login_domain = okta.default_login_domain;
+  return o;
+}
+
 std::vector<std::string> okta_scopes_for(const correlator::RuleSet& rules) {
   std::vector<std::string> scopes{"okta.users.manage", "okta.groups.manage", "okta.users.read"};
   for (const correlator::ResponseRule& response : rules.responses)
@@ -297,6 +304,7 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
         cc.transport.log = okta_log;
         cc.actions.log = okta_log;
         cc.lookups.log = okta_log;
+        cc.identity = identity_options(config.okta);
         cc.identity.log = okta_log;
         cc.transport.org_url = config.okta.org_url;
         cc.transport.max_connections = static_cast<std::size_t>(config.okta.max_connections);

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "correlator/rule_set.h"
+#include "daemon/config.h"
+#include "okta_client/identity.h"
 
 namespace og::daemon {
 
@@ -14,6 +16,10 @@ namespace og::daemon {
 // when everything they produced is journaled (the demo, backfills). Exit 0 on a clean stop, 1 on a
 // configuration or startup error, 2 on usage errors.
 int run_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+
+// How the Okta client turns alert user names into logins: okta.identity's windows_domains and
+// default_login_domain.
+okta::IdentityOptions identity_options(const OktaConfig& okta);
 
 // The OAuth scopes requested with private_key_jwt when the configuration names none.
 std::vector<std::string> okta_scopes_for(const correlator::RuleSet& rules);

@@ -217,7 +217,7 @@ TEST(PipelineFileEmulator, UnreadableSnapshotIsSetAsideAndTheRunGoesOn) {
 }
 
 // An alert waits for its user's Okta lookup, and every later event behind it (in event-time order).
-// When Okta does not answer, the alert goes on unresolved after okta.identity_wait instead of holding
+// When Okta does not answer, the alert goes on unresolved after okta.identity.wait instead of holding
 // detection for the client's timeouts and retries (15 s per try).
 TEST(PipelineFileEmulator, AnUnansweredIdentityLookupHoldsEventsOnlyForIdentityWait) {
   DaemonRun s;
@@ -231,7 +231,7 @@ TEST(PipelineFileEmulator, AnUnansweredIdentityLookupHoldsEventsOnlyForIdentityW
                   "\n      source: vpn\n      format: alert\n"
                   "      mapping: { time: /time, user: /user/login, user_kind: login, alert_type: /event, "
                   "alert_type_prefix: 'vpn.', uuid: /event_id, source_ip: /client/public_ip }\n";
-  s.extra_okta = "  identity_wait: 1s\n";
+  s.extra_okta = "  identity:\n    wait: 1s\n";
   std::string out, err;
   const auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(s.run_once({kRepo / "examples/demo/events/legit_logins.ndjson"}, out, err), 0) << out << err;

@@ -157,15 +157,22 @@ TEST_F(ConfigTest, OktaTimeoutsAreBetween100msAnd10Minutes) {
   EXPECT_EQ(ok.config->okta.connect_timeout, std::chrono::milliseconds(100));
   EXPECT_EQ(ok.config->okta.request_timeout, std::chrono::minutes(10));
   std::string wait = minimal();
-  wait.insert(wait.find("rules:\n"), "  identity_wait: 2s\n");
+  wait.insert(wait.find("rules:\n"),
+              "  identity:\n    wait: 2s\n    windows_domains: {CORP: corp.example.com}\n"
+              "    default_login_domain: example.com\n");
   auto waited = load(wait);
   ASSERT_TRUE(waited.config) << og::correlator::render_text(waited.diagnostics);
   EXPECT_EQ(waited.config->okta.identity_wait, std::chrono::seconds(2));
-  wait.replace(wait.find("2s"), 2, "5m");
-  auto long_wait = load(wait);
-  EXPECT_FALSE(long_wait.config);
-  EXPECT_NE(og::correlator::render_text(long_wait.diagnostics).find("'okta.identity_wait' must be between"),
-            std::string::npos);
+  EXPECT_EQ(waited.config->okta.windows_domains, (std::map<std::string, std::string>{{"CORP", "corp.example.com"}}));
+  EXPECT_EQ(waited.config->okta.default_login_domain, "example.com");
+  std::string bad_identity = wait;
+  bad_identity.replace(bad_identity.find("2s"), 2, "5m");
+  bad_identity.replace(bad_identity.find("example.com\n"), 11, "'me@example.com'");
+  auto refused = load(bad_identity);
+  EXPECT_FALSE(refused.config);
+  const std::string why = og::correlator::render_text(refused.diagnostics);
+  EXPECT_NE(why.find("'okta.identity.wait' must be between"), std::string::npos) << why;
+  EXPECT_NE(why.find("'okta.identity.default_login_domain' must be a domain"), std::string::npos) << why;
   for (const char* bad : {"{request: 0s}", "{connect: 99ms}", "{request: 11m}", "{connect: 1000000d}"}) {
     auto r = timeouts(bad);
     EXPECT_FALSE(r.config) << bad;

@@ -63,4 +63,17 @@ TEST(DaemonRun, OAuthScopesFollowTheActionsTheRulesCanTake) {
       (std::vector<std::string>{"okta.users.manage", "okta.groups.manage", "okta.users.read", "okta.userRisk.manage"}));
 }
 
+// okta.identity's domains reach the client: an EDR alert naming CORP\jdoe resolves as the login
+// jdoe@corp.example.com, and a bare name takes the default domain.
+TEST(DaemonRun, IdentityDomainsFromTheConfigurationTurnWindowsNamesIntoLogins) {
+  og::daemon::OktaConfig okta;
+  okta.windows_domains = {{"CORP", "corp.example.com"}};
+  okta.default_login_domain = "example.com";
+  const og::okta::IdentityOptions options = og::daemon::identity_options(okta);
+  EXPECT_EQ(og::okta::normalise_name("CORP\\jdoe", options).key, "jdoe@corp.example.com");
+  EXPECT_EQ(og::okta::normalise_name("corp\\JDoe", options).key, "jdoe@corp.example.com");
+  EXPECT_EQ(og::okta::normalise_name("OTHER\\amy", options).key, "amy@example.com");
+  EXPECT_EQ(og::okta::normalise_name("bob", options).key, "bob@example.com");
+}
+
 }  // namespace
