@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -152,6 +153,10 @@ class Reader {
       error(n, path, fmt::format("cannot read secret file '{}': {}", *s, std::strerror(errno)));
       return std::nullopt;
     }
+    if (o_.check_files && empty_file(*s)) {
+      error(n, path, fmt::format("secret file '{}' is empty", *s));
+      return std::nullopt;
+    }
     return r;
   }
   std::optional<SecretRef> credential(const YAML::Node& n, const std::string& path) {
@@ -176,6 +181,13 @@ class Reader {
       error(n, path, fmt::format("cannot read credential '{}' at {}: {}", *s, r.path, std::strerror(errno)));
       return std::nullopt;
     }
+    // The unit gives every credential an empty default (SetCredential=), so one the configuration
+    // does not use need not exist: an empty one that it uses was not installed.
+    if (o_.check_files && empty_file(r.path)) {
+      error(n, path,
+            fmt::format("credential '{}' is empty: install it as /etc/oktaguard/credentials/{} (mode 0600)", *s, *s));
+      return std::nullopt;
+    }
     return r;
   }
   // Exactly one of `file_key` / `credential` in map n.
@@ -194,6 +206,11 @@ class Reader {
   const LoadOptions& options() const { return o_; }
 
  private:
+  static bool empty_file(const std::string& path) {
+    std::error_code ec;
+    return std::filesystem::file_size(path, ec) == 0 && !ec;
+  }
+
   std::string file_;
   Diagnostics& d_;
   const LoadOptions& o_;

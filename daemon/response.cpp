@@ -250,13 +250,18 @@ bool ResponseEngine::check_kill_switch(std::int64_t now) {
     std::lock_guard lock(inbox_->mu);
     override_on = inbox_->kill_override;
   }
+  // The configured file, and `oktaguard actions killswitch on`'s file in the state directory, which
+  // does not read the configuration: either stops write-back.
   std::error_code ec;
-  bool on = override_on || std::filesystem::exists(config_.kill_switch_file, ec);
+  const std::filesystem::path command_file = config_.state_dir / "killswitch";
+  const bool by_file = std::filesystem::exists(config_.kill_switch_file, ec);
+  const bool by_command = !by_file && std::filesystem::exists(command_file, ec);
+  bool on = override_on || by_file || by_command;
   if (on == kill_switch_) return false;
   kill_switch_ = on;
-  std::string detail =
-      on ? (override_on ? "engaged by operator command" : "engaged by " + config_.kill_switch_file.string())
-         : "cleared";
+  std::string detail = !on           ? "cleared"
+                       : override_on ? "engaged by operator command"
+                                     : "engaged by " + (by_file ? config_.kill_switch_file : command_file).string();
   log(on ? "warn" : "info", "kill switch " + detail);
   audit_event(on ? "kill_switch_engaged" : "kill_switch_cleared", detail, now);
   flush_audit();

@@ -293,6 +293,16 @@ TEST_F(ConfigTest, CredentialsNeedTheCredentialsDirectory) {
   ASSERT_TRUE(ok.config) << og::correlator::render_text(ok.diagnostics);
   EXPECT_EQ(ok.config->okta.token.path, (dir_ / "okta-token").string());
 
+  // The unit's empty default (SetCredential=okta-token:) stands in for a credential not installed.
+  std::ofstream(dir_ / "okta-token", std::ios::trunc).close();
+  auto empty = load(cfg);
+  EXPECT_FALSE(empty.config);
+  EXPECT_NE(og::correlator::render_text(empty.diagnostics)
+                .find("credential 'okta-token' is empty: install it as /etc/oktaguard/credentials/okta-token"),
+            std::string::npos)
+      << og::correlator::render_text(empty.diagnostics);
+  std::ofstream(dir_ / "okta-token") << "secret-value\n";
+
   env_.erase("CREDENTIALS_DIRECTORY");
   auto missing = load(cfg);
   ASSERT_FALSE(missing.config);

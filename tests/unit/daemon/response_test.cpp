@@ -314,6 +314,26 @@ TEST_F(ResponseEngineTest, KillSwitchFileStopsWriteBackWithinOneSecond) {
   while (okta_.call_count() < 1 && std::chrono::steady_clock::now() - t1 < 3s)
     std::this_thread::sleep_for(5ms);
   EXPECT_EQ(okta_.call_count(), 1u);
+  // A configured file elsewhere: the command's file in the state directory still stops write-back.
+  engine_->stop();
+  engine_.reset();  // releases the journal's lock
+  config_.kill_switch_file = dir_ / "configured-kill-switch";
+  e = ResponseEngine::open(config_, okta_, wall);
+  ASSERT_TRUE(e) << e.error();
+  engine_ = std::move(*e);
+  engine_->start();
+  for (const std::filesystem::path& file : {dir_ / "killswitch", dir_ / "configured-kill-switch"}) {
+    { std::ofstream(file) << "automation\n"; }
+    t1 = std::chrono::steady_clock::now();
+    while (!engine_->stats().kill_switch && std::chrono::steady_clock::now() - t1 < 3s)
+      std::this_thread::sleep_for(5ms);
+    EXPECT_TRUE(engine_->stats().kill_switch) << file;
+    std::filesystem::remove(file);
+    t1 = std::chrono::steady_clock::now();
+    while (engine_->stats().kill_switch && std::chrono::steady_clock::now() - t1 < 3s)
+      std::this_thread::sleep_for(5ms);
+    EXPECT_FALSE(engine_->stats().kill_switch) << file;
+  }
   // In-process operator command.
   engine_->set_kill_switch(true);
   t1 = std::chrono::steady_clock::now();

@@ -32,7 +32,8 @@ if ! systemd-analyze verify --man=no "$work/oktaguard.service"; then
   exit 1
 fi
 for key in Type=notify WatchdogSec= Restart=on-failure StateDirectory=oktaguard ConfigurationDirectory=oktaguard \
-           LoadCredential=okta-token: 'ExecReload=/bin/kill -HUP $MAINPID' NoNewPrivileges=yes ProtectSystem=strict \
+           LoadCredential=okta-token: SetCredential=okta-token: SetCredential=okta-private-key: \
+           SetCredential=kafka-sasl-password: 'ExecReload=/bin/kill -HUP $MAINPID' NoNewPrivileges=yes ProtectSystem=strict \
            'CapabilityBoundingSet=$' MemoryDenyWriteExecute=yes SystemCallFilter=@system-service \
            Environment=GLIBC_TUNABLES=glibc.malloc.hugetlb=1; do
   grep -q "^$key" "$unit" || { echo "FAIL: $key missing from the unit"; exit 1; }
