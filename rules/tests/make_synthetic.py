@@ -10,6 +10,10 @@ Names, ids and addresses are invented (documentation ranges 192.0.2.0/24, 198.51
 inside the {"alert_source", "alert"} envelope that `oktaguard rules test` reads.
 
 Re-run after editing: python3 rules/tests/make_synthetic.py (the output is committed).
+
+Not written here, kept as committed: the regression sequences built from Panther's samples for false
+positives of the pack (stolen_session_panther_43_44, session_commute_then_browser_update,
+edr_low_severity_then_signin, own_typos_then_admin_grant, unknown_login_failures).
 """
 import json
 import os
