@@ -311,7 +311,8 @@ TEST_F(IdentityTest, UsableFromOtherThreads) {
   for (int t = 0; t < 4; ++t) {
     callers.emplace_back([&, t] {
       for (int i = 0; i < 200; ++i) {
-        if (i % 10 == 0) threaded.learn(fmt::format("x{}@example.com", t), "00u00000000000000098");
+        // One id per name: a user has one login, and a second name for an id replaces the first.
+        if (i % 10 == 0) threaded.learn(fmt::format("x{}@example.com", t), fmt::format("00u0000000000000009{}", t));
         threaded.resolve(i % 3 ? "m@example.com" : fmt::format("x{}@example.com", t), [&](auto r) {
           if (r) answered.fetch_add(1);
         });
