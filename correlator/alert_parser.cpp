@@ -171,9 +171,7 @@ boost::system::result<Event, ParseFailure> AlertParser::parse(std::string_view p
   return event;
 }
 
-namespace {
-
-bool valid_pointer(const std::string& pointer) {
+bool valid_json_pointer(std::string_view pointer) {
   if (pointer.empty()) return true;
   if (pointer.front() != '/') return false;
   for (std::size_t i = 0; i < pointer.size(); ++i) {
@@ -182,8 +180,6 @@ bool valid_pointer(const std::string& pointer) {
   }
   return true;
 }
-
-}  // namespace
 
 MappingLoad alert_mapping_from_yaml(const YAML::Node& node, std::string_view path) {
   MappingLoad load;
@@ -205,7 +201,7 @@ MappingLoad alert_mapping_from_yaml(const YAML::Node& node, std::string_view pat
     return true;
   };
   auto pointer = [&](const YAML::Node& value, const std::string& key, std::string& out) {
-    if (scalar(value, key, out) && !valid_pointer(out))
+    if (scalar(value, key, out) && !valid_json_pointer(out))
       problem(value, key, "must be an RFC 6901 JSON pointer starting with '/'");
   };
   bool has_user = false, has_type = false;

@@ -56,6 +56,10 @@ struct MappingLoad {
 // Every problem is collected; unknown keys are errors. `path` prefixes the reported key paths.
 MappingLoad alert_mapping_from_yaml(const YAML::Node& node, std::string_view path = "mapping");
 
+// An RFC 6901 JSON pointer a mapping may name: empty (unset), or '/'-separated with '~' only in the
+// escapes ~0 and ~1.
+bool valid_json_pointer(std::string_view pointer);
+
 // Epoch numbers in alerts: seconds, milliseconds or microseconds, told apart by magnitude.
 std::optional<EventTime> time_from_epoch_number(double value);
 

@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "correlator/alert_parser.h"
 #include "daemon/log.h"
 #include "daemon/ops_server.h"
 
@@ -216,15 +217,6 @@ class Reader {
   const LoadOptions& o_;
 };
 
-// RFC 6901: '/'-separated, '~' only in the escapes ~0 and ~1 (as the alert parser's mapping check).
-bool valid_pointer(std::string_view p) {
-  if (p.empty()) return true;
-  if (!p.starts_with('/')) return false;
-  for (std::size_t i = 0; i < p.size(); ++i)
-    if (p[i] == '~' && (i + 1 == p.size() || (p[i + 1] != '0' && p[i + 1] != '1'))) return false;
-  return true;
-}
-
 void read_mapping(Reader& r, const YAML::Node& n, const std::string& path, correlator::AlertMapping& m) {
   if (!r.map(n, path,
              {"time", "user", "user_kind", "source_ip", "alert_type", "alert_type_prefix", "severity", "message",
@@ -239,7 +231,7 @@ void read_mapping(Reader& r, const YAML::Node& n, const std::string& path, corre
     }
     auto s = r.nonempty(v, p);
     if (!s) return;
-    if (!valid_pointer(*s)) {
+    if (!correlator::valid_json_pointer(*s)) {
       r.error(v, p, fmt::format("'{}' must be a JSON pointer starting with '/' ('~' only as ~0 or ~1)", p));
       return;
     }
