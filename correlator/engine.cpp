@@ -805,11 +805,18 @@ struct ShardAccess {
       case ConstructKind::threshold:
       case ConstructKind::distinct:
       case ConstructKind::evidence:
-        if (auto it = store.windows.find(kh); it != store.windows.end()) found = &it->second;
+        if (auto it = store.windows.find(kh); it != store.windows.end()) {
+          found = &it->second;
+          // Past one entry a window's entries live on the heap: the construct will read them next.
+          __builtin_prefetch(it->second.entries.data());
+        }
         break;
       case ConstructKind::sequence:
         if (!first_step) return;
-        if (auto it = store.sequences.find(kh); it != store.sequences.end()) found = &it->second;
+        if (auto it = store.sequences.find(kh); it != store.sequences.end()) {
+          found = &it->second;
+          __builtin_prefetch(it->second.first.data());
+        }
         break;
       case ConstructKind::geo_velocity:
         if (auto it = store.geo.find(kh); it != store.geo.end()) found = &it->second;
