@@ -1,4 +1,5 @@
 #include <boost/container/small_vector.hpp>
+#include <pthread.h>
 
 #include <algorithm>
 #include <set>
@@ -177,8 +178,13 @@ Engine::Engine(std::shared_ptr<const RuleSet> rules, EngineOptions options)
     so.group_lookup = options_.group_lookup;
     workers_.push_back(std::make_unique<Worker>(*this, rules_, so));
   }
-  for (auto& w : workers_)
-    w->thread = std::thread([w = w.get()] { w->run(); });
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    Worker* w = workers_[i].get();
+    w->thread = std::thread([w] { w->run(); });
+    // Named so `top -H` and profiles tell the shard threads from the routing one.
+    std::string name = "og-shard-" + std::to_string(i);
+    pthread_setname_np(w->thread.native_handle(), name.c_str());
+  }
   route_keys_ = route_keys(*rules_);
 }
 
