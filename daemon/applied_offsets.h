@@ -4,6 +4,8 @@
 // inclusive ranges. Saved with the correlator snapshot: after a restart (or when a revoked partition
 // comes back), the broker redelivers from its last committed offset, which may lag what the restored
 // state already contains; those events are acknowledged without being applied a second time.
+// File sources record their line numbers here too, under a name for the file and partition -1: a
+// file is read from its first line at every start.
 
 #include <cstdint>
 #include <map>

@@ -1,10 +1,12 @@
 #include "daemon/pipeline.h"
 
 #include <fmt/core.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -38,9 +40,30 @@ struct Item {
   std::string source;
   bool kafka = false;      // token.origin is a Kafka (topic, partition, offset)
   bool duplicate = false;  // a redelivered copy: acknowledged with the original, never applied
-  // Not an event: news of a Kafka partition, kept in order with its events.
-  enum class Control : std::uint8_t { none, assigned, caught_up, revoked } control = Control::none;
+  // Not an event: news of a Kafka partition (or the end of a file), kept in order with its events.
+  enum class Control : std::uint8_t { none, assigned, caught_up, revoked, file_ended } control = Control::none;
 };
+
+// What a file source's lines are recorded under as applied: the file (device and inode) and its
+// first lines (through the end of the line that reaches byte 256: a whole event of an NDJSON file,
+// more than the "[" of an array), so a file read again after a restart, or appended to, has its
+// applied lines skipped, and another file that reuses the inode does not. Empty for stdin and an
+// empty file.
+std::string file_identity(const std::string& path) {
+  if (path == "-") return {};
+  std::ifstream in(path, std::ios::binary);
+  struct stat st {};
+  if (!in || ::stat(path.c_str(), &st) != 0) return {};
+  std::string first;
+  char c;
+  while (first.size() < 65536 && in.get(c)) {
+    if (c == '\n' && first.size() >= 256) break;
+    first.push_back(c);
+  }
+  if (first.empty()) return {};
+  return fmt::format("file:{}:{}:{:016x}", static_cast<unsigned long long>(st.st_dev),
+                     static_cast<unsigned long long>(st.st_ino), correlator::key_hash(first));
+}
 
 ExceptionList to_exception_list(const std::vector<PipelineException>& list) {
   ExceptionList exceptions;
@@ -80,7 +103,9 @@ struct Pipeline::Impl {
     }
     bool wait_for_room(std::chrono::milliseconds timeout) override { return impl_.wait_for_room(timeout); }
     bool take_duplicate(Event&& event, const AckToken& token) override {
-      impl_.enqueue_duplicate(std::move(event), token, acknowledger_, per_kafka_partition_);
+      // A file's duplicates carry its partition: their lines are recorded as applied with the file's.
+      impl_.enqueue_duplicate(std::move(event), token, acknowledger_, per_kafka_partition_ ? 0 : base_,
+                              per_kafka_partition_);
       return true;
     }
     void partition_assigned(correlator::Symbol topic, std::int32_t partition) override {
@@ -111,6 +136,7 @@ struct Pipeline::Impl {
     AckToken token;
     Acknowledger* acknowledger;
     bool kafka;
+    std::int32_t partition;  // for a file, its index in options.files
   };
 
   Impl(PipelineOptions o, PipelineLogFn l, Registry& m, ReadinessChecks& r, okta::IdentityResolver* id,
@@ -140,9 +166,10 @@ struct Pipeline::Impl {
   }
 
   // Duplicates are few and never applied: past the capacity too, so the source never holds them.
-  void enqueue_duplicate(Event&& event, const AckToken& token, Acknowledger* acknowledger, bool kafka) {
+  void enqueue_duplicate(Event&& event, const AckToken& token, Acknowledger* acknowledger, std::int32_t partition,
+                         bool kafka) {
     std::lock_guard lock(mu);
-    Item item{std::move(event), token, acknowledger, 0, {}, kafka};
+    Item item{std::move(event), token, acknowledger, partition, {}, kafka};
     item.duplicate = true;
     inbox.push_back(std::move(item));
     cv.notify_one();
@@ -275,6 +302,22 @@ struct Pipeline::Impl {
   std::atomic<std::size_t> waiting_for_ack{0};
   std::atomic<std::uint64_t> replay_skipped{0};
   AppliedOffsets applied_offsets;  // worker thread (and start()) only
+  // Per file source, the name its lines are recorded under in applied_offsets (empty: stdin, or a
+  // file that was empty at the start). A file is read from its first line at every start.
+  std::vector<std::string> file_keys;
+  // Whether the correlator state already holds this event (restart, rebalance, a file read again).
+  bool already_applied(const Item& item) const {
+    if (item.kafka)
+      return applied_offsets.contains(item.token.origin.topic.view(), item.token.origin.partition,
+                                      item.token.origin.offset);
+    const std::string* key = file_key(item.partition);
+    return key && applied_offsets.contains(*key, -1, item.token.origin.offset);
+  }
+  const std::string* file_key(std::int32_t partition) const {
+    if (partition < 0 || static_cast<std::size_t>(partition) >= file_keys.size()) return nullptr;
+    return file_keys[static_cast<std::size_t>(partition)].empty() ? nullptr
+                                                                  : &file_keys[static_cast<std::size_t>(partition)];
+  }
   bool restored = false;
   std::atomic<std::int64_t> heartbeat_ms{0};
 
@@ -508,6 +551,9 @@ std::optional<std::string> Pipeline::Impl::start() {
     sinks.push_back(std::move(sink));
   }
   files_running = options.files.size();
+  file_keys.clear();
+  for (const PipelineStream& stream : options.files)
+    file_keys.push_back(file_identity(stream.name));
   // Every file holds the watermark from the start: a file read slower than the others must not find
   // its events already overtaken (late). The end of the input flushes, so nothing waits for long.
   for (std::int32_t p = 0; p < static_cast<std::int32_t>(options.files.size()); ++p)
@@ -553,6 +599,7 @@ std::optional<std::string> Pipeline::Impl::start() {
     source_threads.emplace_back([this, i, is_file](std::stop_token stop) {
       sources[i]->run(stop);
       if (is_file) {
+        enqueue_control(static_cast<std::int32_t>(i), Item::Control::file_ended);
         std::lock_guard lock(mu);
         --files_running;
         cv.notify_one();
@@ -594,6 +641,7 @@ void Pipeline::Impl::apply_control(const Item& item) {
       partition_last_event.erase(p);
       break;
     case Item::Control::revoked:
+    case Item::Control::file_ended:  // its events are all in; it must not hold the others back
       silent_partitions.erase(p);
       engine->remove_partition(p);
       partition_last_event.erase(p);
@@ -633,7 +681,7 @@ void Pipeline::Impl::admit(Item&& item) {
 void Pipeline::Impl::push(Item&& item) {
   partition_last_event[item.partition] = batch_wall;
   silent_partitions.erase(item.partition);
-  unacked.emplace(item.event.published, Pending{item.token, item.acknowledger, item.kafka});
+  unacked.emplace(item.event.published, Pending{item.token, item.acknowledger, item.kafka, item.partition});
   engine->push(std::move(item.event), item.partition);
   events.fetch_add(1, std::memory_order_relaxed);
 }
@@ -703,8 +751,12 @@ bool Pipeline::Impl::snapshot_due(bool force) const {
 void Pipeline::Impl::write_snapshot() {
   last_snapshot = std::chrono::steady_clock::now();
   AppliedOffsets applied = applied_offsets;  // takes effect only once the file holds it
-  for (const Pending& p : unsnapshotted)
-    if (p.kafka) applied.add(p.token.origin.topic.view(), p.token.origin.partition, p.token.origin.offset);
+  for (const Pending& p : unsnapshotted) {
+    if (p.kafka)
+      applied.add(p.token.origin.topic.view(), p.token.origin.partition, p.token.origin.offset);
+    else if (const std::string* key = file_key(p.partition))
+      applied.add(*key, -1, p.token.origin.offset);
+  }
   std::vector<std::string> blobs{applied.serialize()};
   for (std::string& shard : engine->snapshot())
     blobs.push_back(std::move(shard));
@@ -828,14 +880,14 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
           held.push_back(std::move(item));
         else
           apply_control(item);
-      } else if (item.kafka && applied_offsets.contains(item.token.origin.topic.view(), item.token.origin.partition,
-                                                        item.token.origin.offset)) {
-        // Redelivered (restart, rebalance) but already in the correlator state: acknowledge only.
+      } else if (already_applied(item)) {
+        // Redelivered (restart, rebalance, a file read again) but already in the correlator state:
+        // acknowledge only.
         if (item.acknowledger) item.acknowledger->ack(item.token);
         replay_skipped.fetch_add(1, std::memory_order_relaxed);
       } else if (item.duplicate) {
         // Its original is applied (or waits) under the same event time: acknowledged together.
-        unacked.emplace(item.event.published, Pending{item.token, item.acknowledger, item.kafka});
+        unacked.emplace(item.event.published, Pending{item.token, item.acknowledger, item.kafka, item.partition});
       } else if (lookups_out > 0 || !held.empty()) {
         held.push_back(std::move(item));
       } else {

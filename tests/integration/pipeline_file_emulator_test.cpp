@@ -205,6 +205,51 @@ TEST(PipelineFileEmulator, RestartKeepsWindowsThroughTheSnapshot) {
   EXPECT_TRUE(writes(fresh.emulator).empty());
 }
 
+// A figure of the summary `run --once` prints ("events 9 acked 9 detections 1 ..."); -1 if absent.
+long summary(const std::string& out, const std::string& name) {
+  std::size_t at = out.rfind(name + " ");
+  if (at == std::string::npos || (at > 0 && out[at - 1] != ' ' && out[at - 1] != '\n')) return -1;
+  return std::stol(out.substr(at + name.size() + 1));
+}
+
+// A file source is read from its first line at every start, onto the restored state: the lines
+// that state already holds are skipped, so failed sign-ins read twice do not count twice. A line
+// appended since is applied.
+TEST(PipelineFileEmulator, AFileReadAgainAfterARestartAddsOnlyItsNewLines) {
+  DaemonRun s;
+  std::ifstream in(kRepo / "examples/demo/events/brute_force_logins.ndjson");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  ASSERT_GE(lines.size(), 6u);
+  ASSERT_NE(lines.back().find("\"SUCCESS\""), std::string::npos) << "the file ends with the successful sign-in";
+  std::string failures;
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i)
+    failures += lines[i] + "\n";
+  const fs::path file = s.dir.path / "signins.ndjson";
+  write(file, failures);
+  const long failed = static_cast<long>(lines.size() - 1);
+
+  std::string out, err;
+  ASSERT_EQ(s.run_once({file}, out, err), 0) << err;
+  EXPECT_EQ(summary(out, "events"), failed) << out;
+  EXPECT_GT(summary(out, "detections"), 0) << out;
+  EXPECT_TRUE(writes(s.emulator).empty()) << "failures alone stay below the step-up threshold";
+
+  ASSERT_EQ(s.run_once({file}, out, err), 0) << err;
+  EXPECT_EQ(summary(out, "events"), 0) << "the failures were applied again: " << out;
+  EXPECT_EQ(summary(out, "detections"), 0) << out;
+  EXPECT_TRUE(writes(s.emulator).empty());
+
+  // The success appended to the same file completes brute_force_then_success with the failures the
+  // state holds.
+  write(file, failures + lines.back() + "\n");
+  ASSERT_EQ(s.run_once({file}, out, err), 0) << err;
+  EXPECT_EQ(summary(out, "events"), 1) << out;
+  EXPECT_EQ(writes(s.emulator).count("PUT /api/v1/groups/00gOktaguardStepUp01/users/" + std::string(kAttacked)), 1u)
+      << out << err;
+}
+
 // A damaged snapshot never stops the daemon: it starts empty and keeps the file for inspection.
 TEST(PipelineFileEmulator, UnreadableSnapshotIsSetAsideAndTheRunGoesOn) {
   DaemonRun s;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -100,6 +101,65 @@ TEST(PipelineKafka, ABacklogThroughATinyQueueIsWaitedForNotPaused) {
   // Each wait ends when the worker takes the inbox. The bound is 10x what a loaded ASan build needs;
   // waits ended by their timeout alone would take 50 s.
   EXPECT_LT(seconds, 25.0);
+}
+
+// A file source beside Kafka holds the watermark while it is read; one that ends without a single
+// event (empty, or every line rejected) must stop holding it then. Otherwise, with idle release far
+// off (or never reached under steady traffic), no Kafka event is ever applied.
+TEST(PipelineKafka, AnEmptyFileBesideKafkaDoesNotHoldItsEventsBack) {
+  const std::string bootstrap = kafka_bootstrap();
+  ASSERT_FALSE(bootstrap.empty());
+  const std::string topic = unique_name("og-pipe-file");
+  create_topic(bootstrap, topic, 1);
+  KafkaHandle producer = make_producer(bootstrap);
+  ASSERT_TRUE(producer);
+  // Ten minutes of events, a second apart: all but the last two minutes (the lateness) are past
+  // the Kafka partition's watermark.
+  constexpr int kSpan = 600;
+  const auto base =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) - std::chrono::hours(2);
+  for (int i = 0; i < kSpan; ++i)
+    produce(producer.get(), topic, fmt::format("k{}", i),
+            fmt::format(R"({{"uuid":"file-{:05}","published":"{:%Y-%m-%dT%H:%M:%S}.000Z",)"
+                        R"("eventType":"user.session.start","actor":{{"id":"00u{:04}","type":"User"}},)"
+                        R"("outcome":{{"result":"SUCCESS"}}}})",
+                        i, base + std::chrono::seconds(i), i % 100),
+            0);
+  flush(producer.get());
+
+  std::string tmpl = (fs::temp_directory_path() / "og-pipe-file-XXXXXX").string();
+  const fs::path state_dir = ::mkdtemp(tmpl.data());
+  { std::ofstream empty(state_dir / "empty.ndjson"); }
+  correlator::LoadResult rules = correlator::load_rules({fs::path(OG_SOURCE_DIR) / "rules"});
+  ASSERT_TRUE(rules.ok());
+
+  daemon::PipelineOptions options;
+  options.files = {{(state_dir / "empty.ndjson").string(), "okta", correlator::SourceFormat::okta_system_log, {}}};
+  options.kafka = daemon::PipelineKafka{
+      .topics = {{topic, "okta", correlator::SourceFormat::okta_system_log, {}}},
+      .properties = {{"bootstrap.servers", bootstrap}, {"group.id", unique_name("og-pipe-file-group")}},
+      .dead_letter_topic = {},
+      .audit_topic = {}};
+  options.rules = rules.rules;
+  options.state_dir = state_dir;
+  options.audit_file = state_dir / "audit.jsonl";
+  options.snapshots = false;  // an applied event is acknowledged at once
+  options.idle_release = std::chrono::hours(1);
+  daemon::Registry metrics;
+  daemon::ReadinessChecks readiness;
+  daemon::testing::FakeOkta okta;
+  daemon::Pipeline pipeline(
+      options, [](daemon::LogLevel, std::string_view, std::string_view) {}, metrics, readiness, nullptr, okta,
+      daemon::default_decision_adapter());
+  ASSERT_EQ(pipeline.start(), std::nullopt);
+  ASSERT_TRUE(wait_until([&] { return pipeline.stats().events == static_cast<std::uint64_t>(kSpan); },
+                         std::chrono::seconds(120)))
+      << pipeline.stats().events << " of " << kSpan << " read";
+  const bool applied = wait_until([&] { return pipeline.stats().acked >= 400; }, std::chrono::seconds(30));
+  const std::uint64_t acked = pipeline.stats().acked;
+  pipeline.stop();
+  fs::remove_all(state_dir);
+  EXPECT_TRUE(applied) << acked << " of the " << kSpan - 120 << " events past the watermark applied";
 }
 
 }  // namespace
