@@ -5,7 +5,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -114,12 +117,22 @@ std::vector<std::string> okta_scopes_for(const correlator::RuleSet& rules) {
   return scopes;
 }
 
+std::vector<std::string> scopes_missing_after_reload(const OktaConfig& okta, const correlator::RuleSet& running,
+                                                     const correlator::RuleSet& reloaded) {
+  if (okta.auth != OktaConfig::Auth::private_key_jwt) return {};
+  const std::vector<std::string> granted = okta.scopes.empty() ? okta_scopes_for(running) : okta.scopes;
+  std::vector<std::string> missing;
+  for (const std::string& scope : okta_scopes_for(reloaded))
+    if (std::find(granted.begin(), granted.end(), scope) == granted.end()) missing.push_back(scope);
+  return missing;
+}
+
 namespace {
 
 std::string read_secret(const SecretRef& ref, std::string* error) {
   std::FILE* f = std::fopen(ref.path.c_str(), "rb");
   if (!f) {
-    *error = fmt::format("cannot read secret '{}'", ref.name);
+    *error = fmt::format("cannot read secret '{}' ({}): {}", ref.name, ref.path, std::strerror(errno));
     return {};
   }
   std::string s;
@@ -223,6 +236,20 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
                 "keeping the running rules and configuration");
       notifier.ready("running");
       return;
+    }
+    if (rules) {
+      if (std::vector<std::string> missing = scopes_missing_after_reload(config.okta, *rules, *r.rules);
+          !missing.empty()) {
+        std::string list;
+        for (const std::string& scope : missing)
+          list += (list.empty() ? "" : ", ") + scope;
+        log.error("run",
+                  "rule reload needs a restart: the new rules' actions need OAuth scopes the running token was not "
+                  "requested with; keeping the running rules and configuration",
+                  {{"scopes", list}});
+        notifier.ready("running");
+        return;
+      }
     }
     if (pipeline) {
       // `rules` (the set the sources started with) stays alive: the parsers read its field table.

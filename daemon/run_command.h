@@ -24,4 +24,10 @@ okta::IdentityOptions identity_options(const OktaConfig& okta);
 // The OAuth scopes requested with private_key_jwt when the configuration names none.
 std::vector<std::string> okta_scopes_for(const correlator::RuleSet& rules);
 
+// With private_key_jwt, the scopes `reloaded` rules' actions need that the running token was not
+// requested with (the configured scopes, or those `running` rules needed at the start). A token's
+// scopes are fixed when the daemon starts, so such a reload needs a restart. Empty with SSWS.
+std::vector<std::string> scopes_missing_after_reload(const OktaConfig& okta, const correlator::RuleSet& running,
+                                                     const correlator::RuleSet& reloaded);
+
 }  // namespace og::daemon

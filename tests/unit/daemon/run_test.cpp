@@ -61,6 +61,19 @@ TEST(DaemonRun, OAuthScopesFollowTheActionsTheRulesCanTake) {
   EXPECT_EQ(
       og::daemon::okta_scopes_for(*risky.rules),
       (std::vector<std::string>{"okta.users.manage", "okta.groups.manage", "okta.users.read", "okta.userRisk.manage"}));
+
+  // A token's scopes are fixed at the start: a SIGHUP that brings in set_user_risk needs a restart,
+  // unless the configuration already asks for the scope. Nothing to ask of an SSWS token.
+  og::daemon::OktaConfig okta;
+  okta.auth = og::daemon::OktaConfig::Auth::private_key_jwt;
+  EXPECT_EQ(og::daemon::scopes_missing_after_reload(okta, *shipped.rules, *risky.rules),
+            std::vector<std::string>{"okta.userRisk.manage"});
+  EXPECT_TRUE(og::daemon::scopes_missing_after_reload(okta, *risky.rules, *shipped.rules).empty());
+  okta.scopes = og::daemon::okta_scopes_for(*risky.rules);
+  EXPECT_TRUE(og::daemon::scopes_missing_after_reload(okta, *shipped.rules, *risky.rules).empty());
+  okta.auth = og::daemon::OktaConfig::Auth::ssws;
+  okta.scopes.clear();
+  EXPECT_TRUE(og::daemon::scopes_missing_after_reload(okta, *shipped.rules, *risky.rules).empty());
 }
 
 // okta.identity's domains reach the client: an EDR alert naming CORP\jdoe resolves as the login
