@@ -92,6 +92,10 @@ struct ExecutionResult {
   std::string okta_error_summary;  // Okta's errorSummary
   std::string summary;             // human text, no secrets
   std::string request;             // "POST /api/v1/users/{id}/lifecycle/suspend": method and path only
+  // A failed attempt (transient, rate_limited) may have reached Okta and been applied all the same.
+  // An unknown outcome always may have; a request that was never written must leave this false, or
+  // the retry would take a state someone else set meanwhile as its own and revert it.
+  bool possibly_sent = false;
   // tempPassword / resetPasswordUrl. The engine hands it to the configured SecretSink (if any), then
   // wipes it; it is never journaled or audited.
   std::string secret;

@@ -567,10 +567,9 @@ bool ResponseEngine::process_results(std::int64_t now) {
       case Outcome::rate_limited:
       case Outcome::transient:
       case Outcome::unknown:
-        // A 5xx or timeout once the request was out may have been applied, as an unknown outcome
-        // may: the next attempt must know. (A failed lookup before it has no request.)
-        if (result.outcome == Outcome::unknown || (result.outcome == Outcome::transient && !result.request.empty()))
-          r.possibly_sent = true;
+        // An unknown outcome may have been applied, as may a failure the executor says may have
+        // reached Okta: the next attempt must know. One never sent must not claim what it finds.
+        if (result.outcome == Outcome::unknown || result.possibly_sent) r.possibly_sent = true;
         // A revert does not give up: a user left suspended (or in a step-up group) because Okta
         // was out of reach for a minute is worse than a retry every couple of minutes.
         if (r.attempts < config_.max_attempts || r.revert_of) {

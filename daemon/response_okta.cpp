@@ -289,6 +289,10 @@ ExecutionResult to_execution_result(okta::ActionOutcome outcome, const okta::Act
   }
   r.summary = okta::describe(outcome);  // never holds the secret
   r.request = describe_request(action);
+  // The transport answers transient for a non-idempotent request only when it was never written
+  // (once written, a lost answer is unknown); an idempotent one may have been written and answered 5xx.
+  r.possibly_sent = outcome.kind == okta::OutcomeKind::unknown ||
+                    (outcome.kind == okta::OutcomeKind::transient && okta::build_request(action).idempotent);
   if (!outcome.secret.empty()) r.secret = std::string(outcome.secret.reveal());
   return r;
 }

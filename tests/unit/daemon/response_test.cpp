@@ -10,6 +10,7 @@
 
 #include "daemon/actions_cli.h"
 #include "daemon/audit.h"
+#include "daemon/response_okta.h"
 #include "daemon/response_testing.h"
 
 namespace og::test {
@@ -663,6 +664,45 @@ TEST_F(ResponseEngineTest, ManualRevertOfARunningDaemonWithinASecond) {
   }
   EXPECT_FALSE(okta_.user("00u1").suspended);
   engine_->stop();
+}
+
+// A transient answer to a suspend means the request never left (once written, a POST's lost answer is
+// an unknown outcome): a suspension found by the retry is someone else's, and its ttl must not undo it.
+TEST_F(ResponseEngineTest, RetryAfterASuspendThatNeverLeftDoesNotClaimAnAdminsSuspension) {
+  config_.max_attempts = 3;
+  open();
+  okta_.force("00u1", Outcome::transient, 1);
+  auto a = submit(one(action(ActionKind::suspend, "00u1", "inc-1", 600s)));
+  ASSERT_EQ(row(a.action_ids[0]).state, ActionState::decided);
+  EXPECT_FALSE(row(a.action_ids[0]).possibly_sent);
+  FakeUser admin;
+  admin.suspended = true;
+  okta_.set_user("00u1", admin);
+  clock_.advance(2s);
+  engine_->run_until_idle(5s);
+  auto r = row(a.action_ids[0]);
+  EXPECT_EQ(r.state, ActionState::already_in_state);
+  EXPECT_EQ(r.revert_state, RevertState::none);
+  clock_.advance(3600s);
+  engine_->run_until_idle(5s);
+  EXPECT_TRUE(okta_.user("00u1").suspended);
+}
+
+// The transport never reports a written non-idempotent request as transient (a lost answer to it is
+// unknown), so only an idempotent one's transient failure may have reached Okta.
+TEST(OktaExecutionResult, TransientFailureMayHaveBeenSentOnlyForAnIdempotentRequest) {
+  auto result = [](okta::OutcomeKind kind, okta::Action::Params params) {
+    okta::Action action;
+    action.user_id = "00u1";
+    action.params = std::move(params);
+    okta::ActionOutcome outcome;
+    outcome.kind = kind;
+    return to_execution_result(std::move(outcome), action);
+  };
+  EXPECT_FALSE(result(okta::OutcomeKind::transient, okta::Action::Suspend{}).possibly_sent);
+  EXPECT_TRUE(result(okta::OutcomeKind::unknown, okta::Action::Suspend{}).possibly_sent);
+  EXPECT_TRUE(result(okta::OutcomeKind::transient, okta::Action::AddToGroup{"00g1"}).possibly_sent);
+  EXPECT_FALSE(result(okta::OutcomeKind::rate_limited, okta::Action::AddToGroup{"00g1"}).possibly_sent);
 }
 
 }  // namespace
