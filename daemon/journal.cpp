@@ -458,8 +458,8 @@ std::optional<ActionRecord> Journal::latest_active(const PlannedAction& a, std::
 
 std::optional<ActionRecord> Journal::newer_decision(const ActionRecord& r) {
   auto* s =
-      stmt(sel("WHERE user_id=? AND kind=? AND params=? AND id>? AND state IN "
-               "('decided','sending','done','already_in_state','held') AND dry_run=0 ORDER BY id DESC LIMIT 1"));
+      stmt(sel("WHERE user_id=? AND kind=? AND params=? AND id>? AND (state IN ('done','already_in_state') OR "
+               "(state='failed' AND possibly_sent=1 AND ttl_s=0)) AND dry_run=0 ORDER BY id DESC LIMIT 1"));
   bind_all(s, std::string_view(r.action.user_id), to_string(r.action.kind),
            std::string_view(r.action.canonical_params()), r.id);
   auto rows = query_actions(s);

@@ -138,7 +138,8 @@ class Journal {
   // The newest action for the same (user, kind, params) decided at or after since_ms that is not
   // held, skipped, failed or reverted.
   std::optional<ActionRecord> latest_active(const PlannedAction& a, std::int64_t since_ms);
-  // A newer decision for the same (user, kind, params) than `id` that is pending, effective or held.
+  // The newest decision for the same (user, kind, params) after `r` that took over the state: effective,
+  // or permanent and failed after it may have been sent (see revert_blocked).
   std::optional<ActionRecord> newer_decision(const ActionRecord& r);
   // The newest earlier effective, non-revert action for the same (user, kind, params) as `r`.
   std::optional<ActionRecord> prior_effective(const ActionRecord& r);

@@ -661,6 +661,8 @@ bool ResponseEngine::process_reverts(std::int64_t now) {
   if (due.empty()) return false;
   if (!journal_->begin()) return false;
   for (auto& a : due) {
+    // A newer decision still pending is not yet a reason: the revert queues behind it (per-user order)
+    // and is checked again just before it is sent.
     if (auto blocked = revert_blocked(a, journal_->newer_decision(a))) {
       a.revert_state = RevertState::superseded;
       note(a, *blocked, now);

@@ -60,6 +60,10 @@ std::optional<std::string> absorb_follower(ActionRecord& prev, const ActionRecor
 
 std::optional<std::string> revert_blocked(const ActionRecord& /*a*/, const std::optional<ActionRecord>& newer) {
   if (!newer) return std::nullopt;
+  // A failed one with a ttl would have ended too: the earlier revert stands in for its revert.
+  const bool may_have_held =
+      newer->state == ActionState::failed && newer->possibly_sent && newer->action.ttl.count() == 0;
+  if (!is_effective(newer->state) && !may_have_held) return std::nullopt;
   return "revert superseded: newer decision #" + std::to_string(newer->id) + " (" +
          std::string(to_string(newer->state)) + ") for the same action";
 }

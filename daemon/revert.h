@@ -33,7 +33,10 @@ RevertPlan plan_revert(const ActionRecord& a, std::int64_t effective_ms,
 // note when prev changed.
 std::optional<std::string> absorb_follower(ActionRecord& prev, const ActionRecord& follower);
 
-// At due time: the reason the revert of `a` must not run, if any.
+// At due time and again before the revert is sent: the reason the revert of `a` must not run, if any.
+// Only a newer decision that took effect (or, permanent, may have: it failed after a send whose
+// outcome is unknown) takes the state over. One still pending is waited for (the revert queues
+// behind it in the user's order); one held, skipped or failed never reached Okta and changes nothing.
 std::optional<std::string> revert_blocked(const ActionRecord& a, const std::optional<ActionRecord>& newer);
 
 }  // namespace og::daemon

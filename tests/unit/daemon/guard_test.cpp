@@ -310,5 +310,19 @@ TEST(Revert, FollowersExtendOrCancelAndNewerDecisionsBlock) {
   EXPECT_TRUE(revert_blocked(prev, effective(5, ActionState::done, 0s, 2)));
 }
 
+TEST(Revert, OnlyANewerDecisionThatTookOverTheStateBlocks) {
+  auto prev = effective(1, ActionState::done, 3600s, 0);
+  EXPECT_TRUE(revert_blocked(prev, effective(2, ActionState::already_in_state, 600s, 1)));
+  for (auto state : {ActionState::decided, ActionState::sending, ActionState::held, ActionState::skipped,
+                     ActionState::failed, ActionState::reverted})
+    EXPECT_FALSE(revert_blocked(prev, effective(2, state, 0s, 1))) << to_string(state);
+  // Permanent and perhaps applied before it gave up: undoing the state might undo it.
+  auto gave_up = effective(2, ActionState::failed, 0s, 1);
+  gave_up.possibly_sent = true;
+  EXPECT_TRUE(revert_blocked(prev, gave_up));
+  gave_up.action.ttl = 600s;
+  EXPECT_FALSE(revert_blocked(prev, gave_up));
+}
+
 }  // namespace
 }  // namespace og::test

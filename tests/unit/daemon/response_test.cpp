@@ -705,5 +705,47 @@ TEST(OktaExecutionResult, TransientFailureMayHaveBeenSentOnlyForAnIdempotentRequ
   EXPECT_FALSE(result(okta::OutcomeKind::rate_limited, okta::Action::AddToGroup{"00g1"}).possibly_sent);
 }
 
+// A newer decision still being retried when the ttl of the first one ends may yet fail: the revert
+// waits for it instead of being dropped, or a temporary suspension would become permanent.
+TEST_F(ResponseEngineTest, RevertWaitsForAPendingNewerDecisionAndRunsWhenItFails) {
+  config_.max_attempts = 3;
+  config_.guard.default_cooldown = 0s;
+  open();
+  auto a = submit(one(action(ActionKind::suspend, "00u1", "inc-1", 3600s)));
+  ASSERT_TRUE(okta_.user("00u1").suspended);
+  clock_.advance(3590s);
+  okta_.force("00u1", Outcome::rate_limited, 3);  // every attempt of the newer decision
+  auto b = submit(one(action(ActionKind::suspend, "00u1", "inc-2", 600s)));
+  ASSERT_EQ(row(b.action_ids[0]).state, ActionState::decided);
+  clock_.advance(20s);  // the first revert falls due while the newer decision waits for its retry
+  engine_->run_until_idle(5s);
+  EXPECT_NE(row(a.action_ids[0]).revert_state, RevertState::superseded);
+  EXPECT_TRUE(okta_.user("00u1").suspended);
+  clock_.advance(60s);
+  engine_->run_until_idle(5s);
+  EXPECT_EQ(row(b.action_ids[0]).state, ActionState::failed);
+  EXPECT_FALSE(okta_.user("00u1").suspended);
+  EXPECT_EQ(row(a.action_ids[0]).state, ActionState::reverted);
+}
+
+// A decision the kill switch held never reached Okta: it does not take over the user's state, so the
+// earlier suspension still ends on time once write-back resumes.
+TEST_F(ResponseEngineTest, NewerDecisionHeldByTheKillSwitchDoesNotCancelTheRevert) {
+  config_.guard.default_cooldown = 0s;
+  open();
+  auto a = submit(one(action(ActionKind::suspend, "00u1", "inc-1", 3600s)));
+  clock_.advance(1800s);
+  engine_->set_kill_switch(true);
+  auto b = submit(one(action(ActionKind::suspend, "00u1", "inc-2", 600s)));
+  ASSERT_EQ(row(b.action_ids[0]).state, ActionState::held);
+  clock_.advance(2000s);
+  engine_->run_until_idle(5s);
+  EXPECT_TRUE(okta_.user("00u1").suspended);  // reverts wait under the kill switch
+  engine_->set_kill_switch(false);
+  engine_->run_until_idle(5s);
+  EXPECT_FALSE(okta_.user("00u1").suspended);
+  EXPECT_EQ(row(a.action_ids[0]).state, ActionState::reverted);
+}
+
 }  // namespace
 }  // namespace og::test
