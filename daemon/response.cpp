@@ -805,7 +805,9 @@ bool ResponseEngine::dispatch(std::int64_t now) {
       }
     }
     if (kill_switch_) {
-      if (r.revert_of) {
+      // A revert, or an action that may already have reached Okta, waits rather than being held:
+      // held, its effect would never be reverted.
+      if (r.revert_of || r.possibly_sent) {
         users_waiting.insert(r.action.user_id);
         continue;
       }
@@ -816,7 +818,9 @@ bool ResponseEngine::dispatch(std::int64_t now) {
       changed = true;
       continue;
     }
-    if (is_destructive(r.action.kind)) {
+    // One that may already have reached Okta was admitted when first sent: completing it is not a
+    // new destructive send, and held it would keep its effect without a revert.
+    if (is_destructive(r.action.kind) && !r.possibly_sent) {
       auto admission = breaker_.admit(r.id, now);
       if (admission.tripped_now) {
         (void)journal_->save_breaker(breaker_.record());

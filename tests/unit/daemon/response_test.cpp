@@ -747,5 +747,50 @@ TEST_F(ResponseEngineTest, NewerDecisionHeldByTheKillSwitchDoesNotCancelTheRever
   EXPECT_EQ(row(a.action_ids[0]).state, ActionState::reverted);
 }
 
+// A retry of a suspend that may already have landed is not a new send: held, its effect would never
+// be reverted. Under the kill switch it waits, as reverts do.
+TEST_F(ResponseEngineTest, KillSwitchMakesAnActionThatMayHaveLandedWaitNotHeld) {
+  open();
+  okta_.force("00u1", Outcome::unknown, 1);
+  auto a = submit(one(action(ActionKind::suspend, "00u1", "inc-1", 600s)));
+  ASSERT_TRUE(row(a.action_ids[0]).possibly_sent);
+  FakeUser landed;
+  landed.suspended = true;
+  okta_.set_user("00u1", landed);
+  engine_->set_kill_switch(true);
+  clock_.advance(5s);
+  engine_->run_until_idle(5s);
+  EXPECT_EQ(row(a.action_ids[0]).state, ActionState::decided);
+  EXPECT_EQ(okta_.call_count(), 1u);
+  engine_->set_kill_switch(false);
+  engine_->run_until_idle(5s);
+  auto r = row(a.action_ids[0]);
+  EXPECT_EQ(r.state, ActionState::already_in_state);
+  EXPECT_EQ(r.revert_state, RevertState::scheduled);
+  clock_.advance(601s);
+  engine_->run_until_idle(5s);
+  EXPECT_FALSE(okta_.user("00u1").suspended);
+}
+
+// The breaker counted the first attempt; its retry is not a new destructive send and completes, so
+// its ttl is kept.
+TEST_F(ResponseEngineTest, BreakerLetsAnActionThatMayHaveLandedComplete) {
+  config_.breaker.max_actions = 1;
+  open();
+  okta_.force("00u1", Outcome::unknown, 1);
+  auto a = submit(one(action(ActionKind::suspend, "00u1", "inc-1", 600s)));
+  ASSERT_TRUE(row(a.action_ids[0]).possibly_sent);
+  auto b = submit(one(action(ActionKind::suspend, "00u2", "inc-2", 600s)));
+  ASSERT_EQ(row(b.action_ids[0]).state, ActionState::held);
+  ASSERT_TRUE(engine_->stats().breaker_tripped);
+  clock_.advance(5s);
+  engine_->run_until_idle(5s);
+  auto r = row(a.action_ids[0]);
+  EXPECT_EQ(r.state, ActionState::done);
+  EXPECT_EQ(r.revert_state, RevertState::scheduled);
+  EXPECT_TRUE(okta_.user("00u1").suspended);
+  EXPECT_FALSE(okta_.user("00u2").suspended);
+}
+
 }  // namespace
 }  // namespace og::test
