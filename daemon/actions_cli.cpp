@@ -1,6 +1,7 @@
 #include "daemon/actions_cli.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstdlib>
 #include <ctime>
@@ -10,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/config.h"
 #include "daemon/journal.h"
 
 namespace og::daemon {
@@ -20,8 +22,13 @@ constexpr std::string_view kUsage = R"(usage: oktaguard actions COMMAND [--state
   show ID                                              the full why of one action
   revert ID                                            revert an action now
   release                                              re-arm the blast-radius breaker
-  killswitch on|off|status                             stop (or resume) all write-back
+  killswitch on|off|status [--config FILE]             stop (or resume) all write-back; status and off
+                                                       also read response.kill_switch_file from FILE
+                                                       (default $OKTAGUARD_CONFIG, else
+                                                       /etc/oktaguard/oktaguard.yaml when it exists)
 )";
+
+constexpr std::string_view kDefaultConfig = "/etc/oktaguard/oktaguard.yaml";
 
 std::string fmt_time(std::int64_t ms) {
   if (ms <= 0) return "-";
@@ -157,7 +164,7 @@ void print_show(Journal& journal, const ActionRecord& r, std::ostream& out) {
 
 int actions_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
   std::vector<std::string_view> positional;
-  std::optional<std::string> user, state, since, limit;
+  std::optional<std::string> user, state, since, limit, config;
   const char* env_dir = std::getenv("OKTAGUARD_STATE_DIR");
   std::filesystem::path dir = env_dir && *env_dir ? env_dir : "/var/lib/oktaguard";
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -176,6 +183,8 @@ int actions_command(std::span<const std::string_view> args, std::ostream& out, s
       ok = value(since);
     } else if (a == "--limit") {
       ok = value(limit);
+    } else if (a == "--config") {
+      ok = value(config);
     } else if (a == "--state-dir") {
       std::optional<std::string> d;
       ok = value(d);
@@ -271,6 +280,25 @@ int actions_command(std::span<const std::string_view> args, std::ostream& out, s
     auto path = dir / "killswitch";
     std::string_view what = positional.size() > 1 ? positional[1] : "status";
     std::error_code ec;
+    // The engine also stops on the file response.kill_switch_file names: status and off must see it.
+    std::vector<std::filesystem::path> files{path};
+    if (what == "off" || what == "status") {
+      const char* env_config = std::getenv("OKTAGUARD_CONFIG");
+      if (!config && env_config && *env_config) config = env_config;
+      if (!config && std::filesystem::exists(kDefaultConfig, ec)) config = std::string(kDefaultConfig);
+      if (config) {
+        LoadOptions options;
+        options.check_files = false;  // only the kill switch file is wanted, not the credentials
+        LoadResult loaded = load_config_file(*config, options);
+        if (!loaded.config) {
+          err << "oktaguard actions: cannot read the kill switch file from " << *config << ":\n"
+              << correlator::render_text(loaded.diagnostics);
+          return 1;
+        }
+        std::filesystem::path configured = loaded.config->response.kill_switch_file;
+        if (!configured.empty() && configured != path) files.push_back(configured);
+      }
+    }
     if (what == "on") {
       std::ofstream(path) << "engaged by oktaguard actions killswitch at " << fmt_time(now_ms()) << "\n";
       if (!std::filesystem::exists(path, ec)) {
@@ -281,16 +309,26 @@ int actions_command(std::span<const std::string_view> args, std::ostream& out, s
       return 0;
     }
     if (what == "off") {
-      std::filesystem::remove(path, ec);
-      if (ec) {
-        err << "oktaguard actions: cannot remove " << path << ": " << ec.message() << "\n";
+      // Every file that can go goes; the switch is only reported off when none is left.
+      std::vector<std::string> left;
+      for (const auto& file : files) {
+        std::filesystem::remove(file, ec);
+        std::error_code exists_ec;
+        if (ec || std::filesystem::exists(file, exists_ec))
+          left.push_back(file.string() + (ec ? ": " + ec.message() : std::string()));
+      }
+      if (!left.empty()) {
+        err << fmt::format("oktaguard actions: kill switch still on: cannot remove {}\n", fmt::join(left, ", "));
         return 1;
       }
       out << "kill switch off\n";
       return 0;
     }
     if (what == "status") {
-      out << (std::filesystem::exists(path, ec) ? "on\n" : "off\n");
+      std::vector<std::string> engaged;
+      for (const auto& file : files)
+        if (std::filesystem::exists(file, ec)) engaged.push_back(file.string());
+      out << (engaged.empty() ? std::string("off\n") : fmt::format("on: {}\n", fmt::join(engaged, ", ")));
       return 0;
     }
     err << "oktaguard actions: killswitch on|off|status\n";

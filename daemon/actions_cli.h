@@ -9,7 +9,7 @@
 //   actions show ID
 //   actions revert ID
 //   actions release
-//   actions killswitch on|off|status
+//   actions killswitch on|off|status [--config FILE]   (status, off: also response.kill_switch_file)
 // Every form takes --state-dir DIR (default $OKTAGUARD_STATE_DIR, else /var/lib/oktaguard).
 
 #include <ostream>

@@ -641,7 +641,7 @@ TEST_F(ResponseEngineTest, OperatorCliListShowRevert) {
   ASSERT_EQ(cli({"killswitch", "on"}, &out), 0);
   EXPECT_TRUE(std::filesystem::exists(dir_ / "killswitch"));
   ASSERT_EQ(cli({"killswitch", "status"}, &out), 0);
-  EXPECT_EQ(out, "on\n");
+  EXPECT_EQ(out, "on: " + (dir_ / "killswitch").string() + "\n");
   submit(one(action(ActionKind::suspend, "00u3", "inc-3")));
   EXPECT_FALSE(okta_.user("00u3").suspended);
   ASSERT_EQ(cli({"killswitch", "off"}, &out), 0);
@@ -790,6 +790,50 @@ TEST_F(ResponseEngineTest, BreakerLetsAnActionThatMayHaveLandedComplete) {
   EXPECT_EQ(r.revert_state, RevertState::scheduled);
   EXPECT_TRUE(okta_.user("00u1").suspended);
   EXPECT_FALSE(okta_.user("00u2").suspended);
+}
+
+// The engine stops on the file response.kill_switch_file names as on the state directory's, so the
+// command reads the configuration too: status names what engages the switch, and off does not report
+// the switch off while a file it could not remove still engages it.
+TEST_F(ResponseEngineTest, KillSwitchCommandsHonourTheConfiguredFile) {
+  std::filesystem::create_directories(dir_);
+  const auto configured = dir_ / "configured-kill-switch";
+  const auto config_file = dir_ / "oktaguard.yaml";
+  std::ofstream(config_file) << "sources:\n"
+                                "  files:\n"
+                                "    - {path: /tmp/replay.json, source: okta, format: okta_system_log}\n"
+                                "okta:\n"
+                                "  org_url: https://example.okta.com\n"
+                                "  auth:\n"
+                                "    ssws: {token_file: /run/credentials/oktaguard/okta-token}\n"
+                                "rules:\n"
+                                "  paths: [/etc/oktaguard/rules]\n"
+                                "response:\n"
+                                "  kill_switch_file: "
+                             << configured.string() << "\nstate_dir: " << dir_.string() << "\n";
+  auto ks = [&](std::string what, std::string* out) {
+    return cli({"killswitch", std::move(what), "--config", config_file.string()}, out);
+  };
+  std::string out;
+  ASSERT_EQ(ks("status", &out), 0) << out;
+  EXPECT_EQ(out, "off\n");
+  { std::ofstream(configured) << "incident 42\n"; }
+  ASSERT_EQ(ks("status", &out), 0) << out;
+  EXPECT_EQ(out, "on: " + configured.string() + "\n");
+  ASSERT_EQ(ks("off", &out), 0) << out;
+  EXPECT_FALSE(std::filesystem::exists(configured));
+  ASSERT_EQ(ks("status", &out), 0) << out;
+  EXPECT_EQ(out, "off\n");
+  // Both engaged, and the configured one cannot be removed (a non-empty directory stands in for a
+  // file in a directory the operator may not write).
+  ASSERT_EQ(ks("on", &out), 0) << out;
+  std::filesystem::create_directories(configured / "x");
+  ASSERT_EQ(ks("status", &out), 0) << out;
+  EXPECT_EQ(out, "on: " + (dir_ / "killswitch").string() + ", " + configured.string() + "\n");
+  EXPECT_EQ(ks("off", &out), 1);
+  EXPECT_NE(out.find(configured.string()), std::string::npos) << out;
+  EXPECT_EQ(out.find("kill switch off"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "killswitch"));
 }
 
 }  // namespace
