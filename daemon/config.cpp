@@ -613,12 +613,25 @@ void read_response(Reader& r, const YAML::Node& n, ResponseSettings& c) {
   if (YAML::Node d = n["dry_run"])
     if (auto b = r.boolean(d, "response.dry_run")) c.dry_run = *b;
   if (YAML::Node b = n["breaker"]) {
-    if (r.map(b, "response.breaker", {"max_actions", "window"})) {
+    if (r.map(b, "response.breaker", {"max_actions", "window", "rearm_after"})) {
       if (YAML::Node m = b["max_actions"])
         if (auto v = r.integer(m, "response.breaker.max_actions", 1, 1000000))
           c.breaker_max_actions = static_cast<int>(*v);
       if (YAML::Node w = b["window"])
         if (auto d = r.duration(w, "response.breaker.window")) c.breaker_window = *d;
+      if (YAML::Node a = b["rearm_after"]) {
+        const std::string key = "response.breaker.rearm_after";
+        // Re-armed within seconds the breaker would barely slow a runaway rule; beyond a month an
+        // operator release is what is meant (0).
+        std::optional<Duration> d =
+            a.IsScalar() && a.Scalar() == "0" ? std::optional<Duration>(Duration::zero()) : r.duration(a, key);
+        if (d) {
+          if (*d != Duration::zero() && (*d < std::chrono::minutes(1) || *d > std::chrono::days(30)))
+            r.error(a, key, fmt::format("'{}' must be 0 (operator release only) or between 1m and 30d", key));
+          else
+            c.breaker_rearm_after = *d;
+        }
+      }
     }
   }
   if (YAML::Node cd = n["cooldown"])

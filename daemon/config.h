@@ -98,6 +98,7 @@ struct ResponseSettings {
   bool dry_run = true;  // a fresh install observes before it acts
   int breaker_max_actions = 20;
   Duration breaker_window{300000};
+  Duration breaker_rearm_after{3600000};  // 0: only `oktaguard actions release` re-arms it
   Duration cooldown{3600000};
   std::string kill_switch_file;
   std::vector<ConfiguredException> exception_users;

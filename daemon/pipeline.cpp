@@ -483,6 +483,7 @@ std::optional<std::string> Pipeline::Impl::start() {
   rc.guard.default_cooldown = options.cooldown;
   rc.breaker.max_actions = options.breaker_max_actions;
   rc.breaker.window = options.breaker_window;
+  rc.breaker.rearm_after = options.breaker_rearm_after;
   rc.retention = options.retention;
   rc.audit_file = options.audit_file;
   rc.kill_switch_file = options.kill_switch_file;

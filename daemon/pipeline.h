@@ -81,6 +81,7 @@ struct PipelineOptions {
   bool dry_run = true;
   std::size_t breaker_max_actions = 20;
   std::chrono::seconds breaker_window{300};
+  std::chrono::seconds breaker_rearm_after{3600};  // 0: operator release only
   std::chrono::seconds cooldown{3600};
   std::filesystem::path kill_switch_file;
   std::filesystem::path audit_file;

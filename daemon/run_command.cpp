@@ -75,6 +75,7 @@ PipelineOptions pipeline_options(const Config& c, std::shared_ptr<const correlat
   o.dry_run = c.response.dry_run;
   o.breaker_max_actions = static_cast<std::size_t>(c.response.breaker_max_actions);
   o.breaker_window = std::chrono::duration_cast<std::chrono::seconds>(c.response.breaker_window);
+  o.breaker_rearm_after = std::chrono::duration_cast<std::chrono::seconds>(c.response.breaker_rearm_after);
   o.cooldown = std::chrono::duration_cast<std::chrono::seconds>(c.response.cooldown);
   o.kill_switch_file = c.response.kill_switch_file;
   o.audit_file = c.response.audit_file;

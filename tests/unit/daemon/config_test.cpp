@@ -132,6 +132,34 @@ TEST_F(ConfigTest, MaxFutureSkewIsAPositiveDuration) {
   EXPECT_EQ(og::daemon::restart_required_changes(*base.config, *ok.config), (std::vector<std::string>{"ingestion"}));
 }
 
+TEST_F(ConfigTest, BreakerRearmAfterIsZeroForOperatorOnlyOrABoundedDuration) {
+  auto base = load(minimal());
+  ASSERT_TRUE(base.config) << og::correlator::render_text(base.diagnostics);
+  EXPECT_EQ(base.config->response.breaker_rearm_after, std::chrono::hours(1));
+  auto rearm = [&](const std::string& v) {
+    return load(minimal() + "response:\n  breaker:\n    rearm_after: " + v + "\n");
+  };
+  auto ok = rearm("30m");
+  ASSERT_TRUE(ok.config) << og::correlator::render_text(ok.diagnostics);
+  EXPECT_EQ(ok.config->response.breaker_rearm_after, std::chrono::minutes(30));
+  for (const char* zero : {"0", "0s"}) {
+    auto r = rearm(zero);
+    ASSERT_TRUE(r.config) << zero << ": " << og::correlator::render_text(r.diagnostics);
+    EXPECT_EQ(r.config->response.breaker_rearm_after, og::daemon::Duration::zero()) << zero;
+  }
+  // Re-armed within seconds, a tripped breaker would let a runaway rule through almost unchecked.
+  auto short_one = rearm("10s");
+  ASSERT_FALSE(short_one.config);
+  EXPECT_EQ(texts(short_one.diagnostics),
+            (std::vector<std::string>{"test.yaml:12:18: error: 'response.breaker.rearm_after' must be 0 (operator "
+                                      "release only) or between 1m and 30d [response.breaker.rearm_after]"}));
+  EXPECT_FALSE(rearm("31d").config);
+  auto unitless = rearm("3600");
+  ASSERT_FALSE(unitless.config);
+  EXPECT_NE(og::correlator::render_text(unitless.diagnostics).find("'response.breaker.rearm_after' must be"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, KafkaGroupIdDefaultsToOktaguard) {
   auto r = load(
       "sources:\n"
