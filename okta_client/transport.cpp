@@ -342,7 +342,11 @@ class Transport::Impl : public std::enable_shared_from_this<Impl> {
     limiter_.on_finish(p->bucket);
     if (shutting_down_) {
       pool_.discard(connection);
-      fail(p, TransportError::shutting_down, "transport is shutting down");
+      // Once written, a non-idempotent request may have been applied: its fate is unknown, not "never
+      // sent", or a retry after the restart would take the state it finds for someone else's.
+      const bool written = result.sent || !result.ec;
+      fail(p, written && !p->request.idempotent ? TransportError::unknown_outcome : TransportError::shutting_down,
+           "transport is shutting down");
       return;
     }
     if (result.ec) {

@@ -9,6 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <optional>
+
 #include "okta_client/auth.h"
 #include "okta_client/version.h"
 #include "tests/unit/okta_client/transport_test_server.h"
@@ -490,6 +492,34 @@ TEST(TransportTest, ShutdownFailsQueuedAndInFlightWork) {
   auto late = client.call(get("/api/v1/users/late"));
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error().error, TransportError::shutting_down);
+}
+
+// A suspend already written when the transport shuts down may have been applied: the caller must
+// learn that its outcome is unknown (and re-read the state), where queued work was never sent.
+TEST(TransportTest, ShutdownReportsAWrittenNonIdempotentRequestAsUnknown) {
+  ScriptedServer server([](ServerConnection& c) {
+    c.read_request();
+    c.wait_for_close();
+  });
+  auto config = config_for(server.port());
+  config.max_connections = 1;
+  config.request_timeout = 10s;
+  Client client(config);
+  std::optional<TransportError> in_flight, queued;
+  client.send(suspend(), [&](Result r) {
+    ASSERT_FALSE(r);
+    in_flight = r.error().error;
+  });
+  client.send(suspend("00u2"), [&](Result r) {
+    ASSERT_FALSE(r);
+    queued = r.error().error;
+  });
+  client.run_until([&] { return server.requests().size() == 1; }, 5s);
+  client.transport().shutdown();
+  client.run_until([&] { return in_flight && queued; }, 5s);
+  ASSERT_TRUE(in_flight && queued);
+  EXPECT_EQ(*in_flight, TransportError::unknown_outcome);
+  EXPECT_EQ(*queued, TransportError::shutting_down);
 }
 
 class TransportTlsTest : public ::testing::Test {
