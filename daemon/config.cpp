@@ -521,7 +521,14 @@ void read_rules(Reader& r, const YAML::Node& n, RulesConfig& c) {
     r.error(n, "rules.paths", "'rules.paths' is required");
   }
   if (YAML::Node l = n["allowed_lateness"])
-    if (auto d = r.duration(l, "rules.allowed_lateness")) c.allowed_lateness = *d;
+    if (auto d = r.duration(l, "rules.allowed_lateness")) {
+      // Events wait this long (in event time) before they are applied; a day would hold a day of
+      // events in memory.
+      if (*d > std::chrono::hours(1))
+        r.error(l, "rules.allowed_lateness", "'rules.allowed_lateness' must be between 0s and 1h");
+      else
+        c.allowed_lateness = *d;
+    }
   if (YAML::Node s = n["shards"])
     if (auto v = r.integer(s, "rules.shards", 1, 256)) c.shards = static_cast<int>(*v);
   if (YAML::Node i = n["snapshot_interval"])
@@ -657,7 +664,14 @@ void read_response(Reader& r, const YAML::Node& n, ResponseSettings& c) {
     }
   }
   if (YAML::Node ret = n["retention"])
-    if (auto d = r.duration(ret, "response.retention")) c.retention = *d;
+    if (auto d = r.duration(ret, "response.retention")) {
+      // Idempotency keys go with the rows: below a day, a redelivery after a long outage, or an
+      // incident re-decided, could run its actions again.
+      if (*d < std::chrono::hours(24))
+        r.error(ret, "response.retention", "'response.retention' must be at least 1d");
+      else
+        c.retention = *d;
+    }
 }
 
 void read_document(Reader& r, const YAML::Node& root, Config& c) {

@@ -245,6 +245,21 @@ TEST_F(ConfigTest, SnapshotIntervalIsADurationOfAtLeastOneSecond) {
   EXPECT_NE(og::correlator::render_text(tiny.diagnostics).find("rules.snapshot_interval"), std::string::npos);
 }
 
+// Lateness holds events in memory for that long; retention keeps the idempotency keys that stop a
+// redelivered incident from acting twice. Values that defeat either are errors at their field.
+TEST_F(ConfigTest, LatenessAndRetentionAreBounded) {
+  auto ok = load(minimal() + "  allowed_lateness: 0s\nresponse:\n  retention: 1d\n");
+  ASSERT_TRUE(ok.config) << og::correlator::render_text(ok.diagnostics);
+  EXPECT_EQ(ok.config->rules.allowed_lateness, og::daemon::Duration::zero());
+  EXPECT_EQ(ok.config->response.retention, std::chrono::hours(24));
+  auto bad = load(minimal() + "  allowed_lateness: 2d\nresponse:\n  retention: 0s\n");
+  ASSERT_FALSE(bad.config);
+  const std::string text = og::correlator::render_text(bad.diagnostics);
+  EXPECT_NE(text.find("test.yaml:10:21: error: 'rules.allowed_lateness' must be between 0s and 1h"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("test.yaml:12:14: error: 'response.retention' must be at least 1d"), std::string::npos) << text;
+}
+
 TEST_F(ConfigTest, EveryProblemIsReportedWithFileLineAndColumn) {
   auto r = load(
       "sources:\n"                            // 1
