@@ -173,21 +173,35 @@ TEST(PipelineFileEmulator, ExceptionsByGroupAndLoginAreResolvedThroughOkta) {
   EXPECT_EQ(writes(s.emulator).count("PUT /api/v1/groups/00gOktaguardStepUp01/users/" + user), 1u) << out << err;
 }
 
-// The failed sign-ins are replayed by one run, the success by the next: only a correlator state
-// carried over through the snapshot joins them into brute_force_then_success.
-TEST(PipelineFileEmulator, RestartKeepsWindowsThroughTheSnapshot) {
-  DaemonRun s;
+// The demo's brute force: its failed sign-ins (NDJSON), and the successful sign-in it ends with.
+struct BruteForce {
+  std::string failures, success;
+  long failed = 0;  // 0: the file is not shaped so
+};
+
+BruteForce split_brute_force() {
   std::ifstream in(kRepo / "examples/demo/events/brute_force_logins.ndjson");
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) lines.push_back(line);
-  ASSERT_GE(lines.size(), 6u);
-  ASSERT_NE(lines.back().find("\"SUCCESS\""), std::string::npos) << "the file ends with the successful sign-in";
-  std::string failures;
+  BruteForce out;
+  if (lines.empty() || lines.back().find("\"SUCCESS\"") == std::string::npos) return out;
   for (std::size_t i = 0; i + 1 < lines.size(); ++i)
-    failures += lines[i] + "\n";
+    out.failures += lines[i] + "\n";
+  out.success = lines.back() + "\n";
+  out.failed = static_cast<long>(lines.size() - 1);
+  return out;
+}
+
+// The failed sign-ins are replayed by one run, the success by the next: only a correlator state
+// carried over through the snapshot joins them into brute_force_then_success.
+TEST(PipelineFileEmulator, RestartKeepsWindowsThroughTheSnapshot) {
+  DaemonRun s;
+  const BruteForce attack = split_brute_force();
+  ASSERT_GE(attack.failed, 5) << "the demo file starts with failed sign-ins and ends with a success";
+  const std::string& failures = attack.failures;
   write(s.dir.path / "failures.ndjson", failures);
-  write(s.dir.path / "success.ndjson", lines.back() + "\n");
+  write(s.dir.path / "success.ndjson", attack.success);
 
   std::string out, err;
   ASSERT_EQ(s.run_once({s.dir.path / "failures.ndjson"}, out, err), 0) << err;
@@ -200,7 +214,7 @@ TEST(PipelineFileEmulator, RestartKeepsWindowsThroughTheSnapshot) {
 
   // Without the snapshot the success alone is harmless: the same second run on a fresh state does nothing.
   DaemonRun fresh;
-  write(fresh.dir.path / "success.ndjson", lines.back() + "\n");
+  write(fresh.dir.path / "success.ndjson", attack.success);
   ASSERT_EQ(fresh.run_once({fresh.dir.path / "success.ndjson"}, out, err), 0) << err;
   EXPECT_TRUE(writes(fresh.emulator).empty());
 }
@@ -217,18 +231,12 @@ long summary(const std::string& out, const std::string& name) {
 // appended since is applied.
 TEST(PipelineFileEmulator, AFileReadAgainAfterARestartAddsOnlyItsNewLines) {
   DaemonRun s;
-  std::ifstream in(kRepo / "examples/demo/events/brute_force_logins.ndjson");
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(line);
-  ASSERT_GE(lines.size(), 6u);
-  ASSERT_NE(lines.back().find("\"SUCCESS\""), std::string::npos) << "the file ends with the successful sign-in";
-  std::string failures;
-  for (std::size_t i = 0; i + 1 < lines.size(); ++i)
-    failures += lines[i] + "\n";
+  const BruteForce attack = split_brute_force();
+  ASSERT_GE(attack.failed, 5) << "the demo file starts with failed sign-ins and ends with a success";
+  const std::string& failures = attack.failures;
   const fs::path file = s.dir.path / "signins.ndjson";
   write(file, failures);
-  const long failed = static_cast<long>(lines.size() - 1);
+  const long failed = attack.failed;
 
   std::string out, err;
   ASSERT_EQ(s.run_once({file}, out, err), 0) << err;
@@ -243,7 +251,7 @@ TEST(PipelineFileEmulator, AFileReadAgainAfterARestartAddsOnlyItsNewLines) {
 
   // The success appended to the same file completes brute_force_then_success with the failures the
   // state holds.
-  write(file, failures + lines.back() + "\n");
+  write(file, failures + attack.success);
   ASSERT_EQ(s.run_once({file}, out, err), 0) << err;
   EXPECT_EQ(summary(out, "events"), 1) << out;
   EXPECT_EQ(writes(s.emulator).count("PUT /api/v1/groups/00gOktaguardStepUp01/users/" + std::string(kAttacked)), 1u)

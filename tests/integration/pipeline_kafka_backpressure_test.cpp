@@ -36,6 +36,34 @@ double sample(const std::string& exposition, const std::string& series) {
   return std::stod(exposition.substr(at + series.size() + 2));
 }
 
+// One Okta topic into the shipped rules, without snapshots: an applied event is acknowledged at once.
+daemon::PipelineOptions kafka_options(const std::string& bootstrap, const std::string& topic, const fs::path& state_dir,
+                                      std::shared_ptr<const correlator::RuleSet> rules) {
+  daemon::PipelineOptions options;
+  options.kafka = daemon::PipelineKafka{
+      .topics = {{topic, "okta", correlator::SourceFormat::okta_system_log, {}}},
+      .properties = {{"bootstrap.servers", bootstrap}, {"group.id", unique_name(topic + "-group")}},
+      .dead_letter_topic = {},
+      .audit_topic = {}};
+  options.rules = std::move(rules);
+  options.state_dir = state_dir;
+  options.audit_file = state_dir / "audit.jsonl";
+  options.snapshots = false;
+  return options;
+}
+
+// A pipeline with its metrics, readiness and a fake Okta.
+struct PipelineRun {
+  daemon::Registry metrics;
+  daemon::ReadinessChecks readiness;
+  daemon::testing::FakeOkta okta;
+  daemon::Pipeline pipeline;
+  explicit PipelineRun(const daemon::PipelineOptions& options)
+      : pipeline(
+            options, [](daemon::LogLevel, std::string_view, std::string_view) {}, metrics, readiness, nullptr, okta,
+            daemon::default_decision_adapter()) {}
+};
+
 TEST(PipelineKafka, ABacklogThroughATinyQueueIsWaitedForNotPaused) {
   const std::string bootstrap = kafka_bootstrap();
   ASSERT_FALSE(bootstrap.empty());
@@ -61,23 +89,11 @@ TEST(PipelineKafka, ABacklogThroughATinyQueueIsWaitedForNotPaused) {
   correlator::LoadResult rules = correlator::load_rules({fs::path(OG_SOURCE_DIR) / "rules"});
   ASSERT_TRUE(rules.ok());
 
-  daemon::PipelineOptions options;
-  options.kafka = daemon::PipelineKafka{
-      .topics = {{topic, "okta", correlator::SourceFormat::okta_system_log, {}}},
-      .properties = {{"bootstrap.servers", bootstrap}, {"group.id", unique_name("og-pipe-room-group")}},
-      .dead_letter_topic = {},
-      .audit_topic = {}};
-  options.rules = rules.rules;
-  options.state_dir = state_dir;
-  options.audit_file = state_dir / "audit.jsonl";
+  daemon::PipelineOptions options = kafka_options(bootstrap, topic, state_dir, rules.rules);
   options.queue_capacity = 8;
-  options.snapshots = false;
-  daemon::Registry metrics;
-  daemon::ReadinessChecks readiness;
-  daemon::testing::FakeOkta okta;
-  daemon::Pipeline pipeline(
-      options, [](daemon::LogLevel, std::string_view, std::string_view) {}, metrics, readiness, nullptr, okta,
-      daemon::default_decision_adapter());
+  PipelineRun run(options);
+  daemon::Pipeline& pipeline = run.pipeline;
+  daemon::Registry& metrics = run.metrics;
   ASSERT_EQ(pipeline.start(), std::nullopt);
 
   // Timed from the first event applied, so the group join does not count.
@@ -133,24 +149,11 @@ TEST(PipelineKafka, AnEmptyFileBesideKafkaDoesNotHoldItsEventsBack) {
   correlator::LoadResult rules = correlator::load_rules({fs::path(OG_SOURCE_DIR) / "rules"});
   ASSERT_TRUE(rules.ok());
 
-  daemon::PipelineOptions options;
+  daemon::PipelineOptions options = kafka_options(bootstrap, topic, state_dir, rules.rules);
   options.files = {{(state_dir / "empty.ndjson").string(), "okta", correlator::SourceFormat::okta_system_log, {}}};
-  options.kafka = daemon::PipelineKafka{
-      .topics = {{topic, "okta", correlator::SourceFormat::okta_system_log, {}}},
-      .properties = {{"bootstrap.servers", bootstrap}, {"group.id", unique_name("og-pipe-file-group")}},
-      .dead_letter_topic = {},
-      .audit_topic = {}};
-  options.rules = rules.rules;
-  options.state_dir = state_dir;
-  options.audit_file = state_dir / "audit.jsonl";
-  options.snapshots = false;  // an applied event is acknowledged at once
   options.idle_release = std::chrono::hours(1);
-  daemon::Registry metrics;
-  daemon::ReadinessChecks readiness;
-  daemon::testing::FakeOkta okta;
-  daemon::Pipeline pipeline(
-      options, [](daemon::LogLevel, std::string_view, std::string_view) {}, metrics, readiness, nullptr, okta,
-      daemon::default_decision_adapter());
+  PipelineRun run(options);
+  daemon::Pipeline& pipeline = run.pipeline;
   ASSERT_EQ(pipeline.start(), std::nullopt);
   ASSERT_TRUE(wait_until([&] { return pipeline.stats().events == static_cast<std::uint64_t>(kSpan); },
                          std::chrono::seconds(120)))
