@@ -1,6 +1,7 @@
 #include "daemon/audit.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -88,11 +89,31 @@ JResult<void> AuditLog::open(const std::filesystem::path& path, std::chrono::mil
   if (path.empty()) return {};
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd_ < 0) return "cannot open audit file " + path.string() + ": " + std::strerror(errno);
+  path_ = path;
+  last_rotation_check_ = std::chrono::steady_clock::now();
   return {};
+}
+
+void AuditLog::follow_rotation() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_rotation_check_ < std::chrono::seconds(1)) return;
+  last_rotation_check_ = now;
+  struct stat at_path {};
+  struct stat open_file {};
+  if (::stat(path_.c_str(), &at_path) == 0 && ::fstat(fd_, &open_file) == 0 && at_path.st_dev == open_file.st_dev &&
+      at_path.st_ino == open_file.st_ino)
+    return;
+  int fresh = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fresh < 0) return;  // keep writing to the moved file rather than nowhere; retried next second
+  if (dirty_) ::fdatasync(fd_);
+  ::close(fd_);
+  fd_ = fresh;
+  dirty_ = false;
 }
 
 void AuditLog::write(std::string_view line) {
   if (fd_ >= 0) {
+    follow_rotation();
     std::string buf(line);
     buf.push_back('\n');
     std::size_t off = 0;

@@ -9,6 +9,10 @@
 // crash); fdatasync runs at most once per `sync_interval` and at close, so a machine crash can lose
 // the last interval of audit lines. The journal, synced on every commit, remains the source of truth
 // and `oktaguard actions show` reconstructs any lost line from it.
+//
+// Rotation: at most once a second, a write checks that the path still names the open file; once
+// logrotate (or anyone) has moved or removed it, the file is created again at the path, so a
+// `create`-mode rotation needs no signal (`copytruncate` works as well).
 
 #include <chrono>
 #include <filesystem>
@@ -46,7 +50,12 @@ class AuditLog {
   void sync();
 
  private:
+  // Reopens the path when it no longer names the open file (moved or removed by a rotation).
+  void follow_rotation();
+
   int fd_ = -1;
+  std::filesystem::path path_;
+  std::chrono::steady_clock::time_point last_rotation_check_{};
   std::chrono::milliseconds sync_interval_{1000};
   std::chrono::steady_clock::time_point last_sync_{};
   bool dirty_ = false;
