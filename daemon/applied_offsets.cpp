@@ -49,6 +49,16 @@ bool AppliedOffsets::contains(std::string_view topic, std::int32_t partition, st
   return offset <= std::prev(next)->second;
 }
 
+std::optional<std::int64_t> AppliedOffsets::forget_if_past_end(std::string_view topic, std::int32_t partition,
+                                                               std::int64_t end_offset) {
+  auto it = ranges_.find(Key(std::string(topic), partition));
+  if (it == ranges_.end() || it->second.empty()) return std::nullopt;
+  const std::int64_t highest = std::prev(it->second.end())->second;
+  if (highest < end_offset) return std::nullopt;
+  ranges_.erase(it);
+  return highest;
+}
+
 std::size_t AppliedOffsets::ranges(std::string_view topic, std::int32_t partition) const {
   auto it = ranges_.find(Key(std::string(topic), partition));
   return it == ranges_.end() ? 0 : it->second.size();

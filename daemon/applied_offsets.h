@@ -25,6 +25,12 @@ class AppliedOffsets {
   bool contains(std::string_view topic, std::int32_t partition, std::int64_t offset) const;
   std::size_t partitions() const { return ranges_.size(); }
   std::size_t ranges(std::string_view topic, std::int32_t partition) const;
+  // The partition's ranges, when its highest recorded offset is at or past `end_offset` (its end
+  // now): those offsets were another incarnation's (the topic deleted and created again, another
+  // cluster), and skipping this one's events by them would lose them. Returns the highest offset
+  // dropped, if any.
+  std::optional<std::int64_t> forget_if_past_end(std::string_view topic, std::int32_t partition,
+                                                 std::int64_t end_offset);
 
   // "OGOFFSETS1\n" then one line per partition: topic '\t' partition '\t' first-last,first-last...
   std::string serialize() const;

@@ -451,10 +451,20 @@ void KafkaSource::check_group_share() {
 void KafkaSource::on_assign(rd_kafka_topic_partition_list_t* partitions, bool cooperative) {
   // Checked once the group has settled, not in the middle of a rebalance.
   share_check_at_ = Clock::now() + std::chrono::seconds(3);
+  // Each partition's end, so the sink can tell offsets it recorded for an earlier incarnation of the
+  // partition (a topic deleted and created again, another cluster) from this one's. Asked of the
+  // broker within one budget for the whole assignment: the group waits for this callback.
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
   for (int i = 0; i < partitions->cnt; ++i) {
     TopicPartition tp = to_tp(partitions->elems[i]);
     tracker_.assign(tp);
-    sink_.partition_assigned(tp.topic, tp.partition);
+    std::int64_t low = -1, high = -1;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0 ||
+        rd_kafka_query_watermark_offsets(consumer_, partitions->elems[i].topic, partitions->elems[i].partition, &low,
+                                         &high, static_cast<int>(left)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      high = -1;
+    sink_.partition_assigned(tp.topic, tp.partition, high);
   }
   if (cooperative) {
     if (rd_kafka_error_t* error = rd_kafka_incremental_assign(consumer_, partitions)) {

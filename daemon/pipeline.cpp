@@ -108,8 +108,10 @@ struct Pipeline::Impl {
                               per_kafka_partition_);
       return true;
     }
-    void partition_assigned(correlator::Symbol topic, std::int32_t partition) override {
-      if (per_kafka_partition_) impl_.enqueue_control(dense(topic, partition), Item::Control::assigned);
+    void partition_assigned(correlator::Symbol topic, std::int32_t partition, std::int64_t end_offset) override {
+      if (per_kafka_partition_)
+        impl_.enqueue_control(dense(topic, partition), Item::Control::assigned,
+                              correlator::SourceOffset{topic, partition, end_offset});
     }
     void partition_caught_up(correlator::Symbol topic, std::int32_t partition) override {
       if (per_kafka_partition_) impl_.enqueue_control(dense(topic, partition), Item::Control::caught_up);
@@ -176,10 +178,12 @@ struct Pipeline::Impl {
   }
 
   // Few and tiny: past the capacity too, so a full inbox never delays or drops them.
-  void enqueue_control(std::int32_t partition, Item::Control control) {
+  // `origin`: for an assignment, the Kafka topic, partition and its end offset (-1: unknown).
+  void enqueue_control(std::int32_t partition, Item::Control control, correlator::SourceOffset origin = {}) {
     std::lock_guard lock(mu);
     Item item{};
     item.partition = partition;
+    item.token.origin = origin;
     item.kafka = true;
     item.control = control;
     inbox.push_back(std::move(item));
@@ -312,6 +316,14 @@ struct Pipeline::Impl {
                                       item.token.origin.offset);
     const std::string* key = file_key(item.partition);
     return key && applied_offsets.contains(*key, -1, item.token.origin.offset);
+  }
+  void forget_stale_offsets(const correlator::SourceOffset& assigned) {
+    if (assigned.offset < 0) return;
+    if (auto highest = applied_offsets.forget_if_past_end(assigned.topic.view(), assigned.partition, assigned.offset))
+      log(LogLevel::warn, "pipeline",
+          fmt::format("{}[{}]: the snapshot lists offsets up to {} as applied, but the partition ends at {}: it was "
+                      "created again (or is another cluster's); its events are applied, none skipped",
+                      assigned.topic.view(), assigned.partition, *highest, assigned.offset));
   }
   const std::string* file_key(std::int32_t partition) const {
     if (partition < 0 || static_cast<std::size_t>(partition) >= file_keys.size()) return nullptr;
@@ -876,6 +888,8 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
         --lookups_out;
         push(std::move(item));
       } else if (item.control != Item::Control::none) {
+        // At once, ahead of the checks of the partition's events that follow.
+        if (item.control == Item::Control::assigned) forget_stale_offsets(item.token.origin);
         // In order with the events: behind any event that waits for its identity lookup.
         if (lookups_out > 0 || !held.empty())
           held.push_back(std::move(item));

@@ -59,9 +59,11 @@ class EventSink {
   // A partition's life in this source, for sinks that order events across partitions by event
   // time: assigned comes before any of its events, caught_up when the consumer reached the
   // partition's end (nothing more to read for now), revoked when this member no longer reads it.
-  virtual void partition_assigned(correlator::Symbol topic, std::int32_t partition) {
+  // `end_offset`: the partition's end (high watermark) at the assignment, -1 when unknown.
+  virtual void partition_assigned(correlator::Symbol topic, std::int32_t partition, std::int64_t end_offset) {
     (void)topic;
     (void)partition;
+    (void)end_offset;
   }
   virtual void partition_caught_up(correlator::Symbol topic, std::int32_t partition) {
     (void)topic;

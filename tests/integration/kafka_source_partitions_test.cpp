@@ -27,7 +27,9 @@ class RecordingSink final : public daemon::EventSink {
     tokens_.push_back(token);
     return true;
   }
-  void partition_assigned(correlator::Symbol, std::int32_t partition) override { record("assigned", partition); }
+  void partition_assigned(correlator::Symbol, std::int32_t partition, std::int64_t) override {
+    record("assigned", partition);
+  }
   void partition_caught_up(correlator::Symbol, std::int32_t partition) override { record("caught_up", partition); }
   void partition_revoked(correlator::Symbol, std::int32_t partition) override { record("revoked", partition); }
 

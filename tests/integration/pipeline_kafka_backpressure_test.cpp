@@ -165,5 +165,56 @@ TEST(PipelineKafka, AnEmptyFileBesideKafkaDoesNotHoldItsEventsBack) {
   EXPECT_TRUE(applied) << acked << " of the " << kSpan - 120 << " events past the watermark applied";
 }
 
+// The snapshot lists the Kafka offsets whose events its state holds, so that a restart skips their
+// redelivery. A topic deleted and created again numbers its events from 0 again: those must be
+// applied, not skipped by the offsets of the topic that was.
+TEST(PipelineKafka, ATopicCreatedAgainHasItsEventsAppliedNotSkippedByTheOldOffsets) {
+  const std::string bootstrap = kafka_bootstrap();
+  ASSERT_FALSE(bootstrap.empty());
+  const std::string topic = unique_name("og-pipe-again");
+  const auto base =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) - std::chrono::hours(2);
+  auto produce_events = [&](std::string_view prefix, int count, int from_second) {
+    KafkaHandle producer = make_producer(bootstrap);
+    ASSERT_TRUE(producer);
+    for (int i = 0; i < count; ++i)
+      produce(producer.get(), topic, fmt::format("k{}", i),
+              fmt::format(R"({{"uuid":"{}-{:05}","published":"{:%Y-%m-%dT%H:%M:%S}.000Z",)"
+                          R"("eventType":"user.session.start","actor":{{"id":"00u{:04}","type":"User"}},)"
+                          R"("outcome":{{"result":"SUCCESS"}}}})",
+                          prefix, i, base + std::chrono::seconds(from_second + i), i % 10),
+              0);
+    flush(producer.get());
+  };
+  create_topic(bootstrap, topic, 1);
+  produce_events("old", 100, 0);
+
+  std::string tmpl = (fs::temp_directory_path() / "og-pipe-again-XXXXXX").string();
+  const fs::path state_dir = ::mkdtemp(tmpl.data());
+  correlator::LoadResult rules = correlator::load_rules({fs::path(OG_SOURCE_DIR) / "rules"});
+  ASSERT_TRUE(rules.ok());
+  daemon::PipelineOptions options = kafka_options(bootstrap, topic, state_dir, rules.rules);
+  options.snapshots = true;
+  {
+    PipelineRun first(options);
+    ASSERT_EQ(first.pipeline.start(), std::nullopt);
+    ASSERT_TRUE(wait_until([&] { return first.pipeline.stats().events == 100; }, std::chrono::seconds(120)))
+        << first.pipeline.stats().events;
+    first.pipeline.stop();  // applies everything and writes the snapshot with offsets 0-99
+    ASSERT_GE(first.pipeline.stats().snapshots, 1u);
+  }
+
+  delete_topic(bootstrap, topic);
+  create_topic(bootstrap, topic, 1);
+  produce_events("new", 20, 1000);
+  PipelineRun second(options);
+  ASSERT_EQ(second.pipeline.start(), std::nullopt);
+  const bool applied = wait_until([&] { return second.pipeline.stats().events == 20; }, std::chrono::seconds(60));
+  const std::uint64_t events = second.pipeline.stats().events;
+  second.pipeline.stop();
+  fs::remove_all(state_dir);
+  EXPECT_TRUE(applied) << events << " of the new topic's 20 events applied";
+}
+
 }  // namespace
 }  // namespace og::test

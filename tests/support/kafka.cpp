@@ -117,6 +117,42 @@ void create_topic(const std::string& bootstrap, const std::string& topic, int pa
   FAIL() << "topic " << topic << " did not become ready";
 }
 
+void delete_topic(const std::string& bootstrap, const std::string& topic) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", bootstrap);
+  KafkaHandle admin = make(RD_KAFKA_PRODUCER, conf);
+  ASSERT_TRUE(admin);
+  rd_kafka_DeleteTopic_t* victim = rd_kafka_DeleteTopic_new(topic.c_str());
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(admin.get());
+  rd_kafka_DeleteTopics(admin.get(), &victim, 1, nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+  ASSERT_NE(event, nullptr) << "DeleteTopics timed out";
+  const rd_kafka_DeleteTopics_result_t* result = rd_kafka_event_DeleteTopics_result(event);
+  ASSERT_NE(result, nullptr) << rd_kafka_event_error_string(event);
+  size_t count = 0;
+  const rd_kafka_topic_result_t** topics = rd_kafka_DeleteTopics_result_topics(result, &count);
+  ASSERT_EQ(count, 1u);
+  EXPECT_EQ(rd_kafka_topic_result_error(topics[0]), RD_KAFKA_RESP_ERR_NO_ERROR)
+      << rd_kafka_topic_result_error_string(topics[0]);
+  rd_kafka_event_destroy(event);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_DeleteTopic_destroy(victim);
+
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const rd_kafka_metadata_t* metadata = nullptr;
+    bool listed = true;
+    if (rd_kafka_metadata(admin.get(), 1, nullptr, &metadata, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      listed = false;
+      for (int t = 0; t < metadata->topic_cnt; ++t)
+        listed = listed || topic == metadata->topics[t].topic;
+      rd_kafka_metadata_destroy(metadata);
+    }
+    if (!listed) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  FAIL() << "topic " << topic << " is still listed after its deletion";
+}
+
 KafkaHandle make_producer(const std::string& bootstrap) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", bootstrap);

@@ -30,6 +30,9 @@ using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 // Creates a topic with the given partitions (replication 1) and waits until its metadata shows it.
 void create_topic(const std::string& bootstrap, const std::string& topic, int partitions);
 
+// Deletes a topic and waits until the broker no longer lists it (so it can be created again).
+void delete_topic(const std::string& bootstrap, const std::string& topic);
+
 // A producer with acks=all and idempotence, so a produced message is stored exactly once.
 KafkaHandle make_producer(const std::string& bootstrap);
 

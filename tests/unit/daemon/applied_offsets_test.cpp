@@ -28,6 +28,22 @@ TEST(AppliedOffsets, RangesMergeAndMatchASetOfOffsets) {
   EXPECT_EQ(applied.ranges("okta", 1), runs) << "adjacent offsets share one range";
 }
 
+// A partition now ending at or below offsets recorded for it is another incarnation: its ranges go,
+// and only its. One that ends past them (the usual restart) keeps them.
+TEST(AppliedOffsets, RangesPastAPartitionsEndAreForgotten) {
+  AppliedOffsets applied;
+  for (std::int64_t o = 0; o < 100; ++o) {
+    applied.add("okta", 0, o);
+    applied.add("okta", 1, o);
+  }
+  EXPECT_EQ(applied.forget_if_past_end("okta", 0, 100), std::nullopt);
+  EXPECT_TRUE(applied.contains("okta", 0, 99));
+  EXPECT_EQ(applied.forget_if_past_end("okta", 0, 20), std::optional<std::int64_t>(99));
+  EXPECT_FALSE(applied.contains("okta", 0, 5));
+  EXPECT_TRUE(applied.contains("okta", 1, 5));
+  EXPECT_EQ(applied.forget_if_past_end("okta", 7, 0), std::nullopt);
+}
+
 TEST(AppliedOffsets, SerializesAndParsesBackExactly) {
   AppliedOffsets applied;
   for (std::int64_t o : std::initializer_list<std::int64_t>{0, 1, 2, 7, 9, 10, 1000000000000})
