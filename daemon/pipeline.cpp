@@ -306,6 +306,9 @@ struct Pipeline::Impl {
   std::atomic<std::size_t> waiting_for_ack{0};
   std::atomic<std::uint64_t> replay_skipped{0};
   AppliedOffsets applied_offsets;  // worker thread (and start()) only
+  // Every Kafka offset this process took into the engine (or holds for it): what a rebalance
+  // redelivers before a snapshot lists it. Worker thread only.
+  AppliedOffsets accepted_offsets;
   // Per file source, the name its lines are recorded under in applied_offsets (empty: stdin, or a
   // file that was empty at the start). A file is read from its first line at every start.
   std::vector<std::string> file_keys;
@@ -319,6 +322,7 @@ struct Pipeline::Impl {
   }
   void forget_stale_offsets(const correlator::SourceOffset& assigned) {
     if (assigned.offset < 0) return;
+    accepted_offsets.forget_if_past_end(assigned.topic.view(), assigned.partition, assigned.offset);
     if (auto highest = applied_offsets.forget_if_past_end(assigned.topic.view(), assigned.partition, assigned.offset))
       log(LogLevel::warn, "pipeline",
           fmt::format("{}[{}]: the snapshot lists offsets up to {} as applied, but the partition ends at {}: it was "
@@ -900,13 +904,21 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
         // acknowledge only.
         if (item.acknowledger) item.acknowledger->ack(item.token);
         replay_skipped.fetch_add(1, std::memory_order_relaxed);
-      } else if (item.duplicate) {
-        // Its original is applied (or waits) under the same event time: acknowledged together.
+      } else if (item.duplicate ||
+                 (item.kafka && accepted_offsets.contains(item.token.origin.topic.view(), item.token.origin.partition,
+                                                          item.token.origin.offset))) {
+        // Its original is applied (or waits) under the same event time: acknowledged together. A
+        // partition revoked and assigned again redelivers from its last commit what this process
+        // already took, an alert without a uuid included, which de-duplication cannot recognise.
         unacked.emplace(item.event.published, Pending{item.token, item.acknowledger, item.kafka, item.partition});
-      } else if (lookups_out > 0 || !held.empty()) {
-        held.push_back(std::move(item));
+        if (!item.duplicate) replay_skipped.fetch_add(1, std::memory_order_relaxed);
       } else {
-        admit(std::move(item));
+        if (item.kafka)
+          accepted_offsets.add(item.token.origin.topic.view(), item.token.origin.partition, item.token.origin.offset);
+        if (lookups_out > 0 || !held.empty())
+          held.push_back(std::move(item));
+        else
+          admit(std::move(item));
       }
       while (lookups_out == 0 && !held.empty()) {
         Item next = std::move(held.front());
