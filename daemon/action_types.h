@@ -99,6 +99,11 @@ struct ExecutionResult {
   // tempPassword / resetPasswordUrl. The engine hands it to the configured SecretSink (if any), then
   // wipes it; it is never journaled or audited.
   std::string secret;
+  // The Okta ids the action's user and group (group actions) turned out to be: a login or group name
+  // resolved, or the id the action gave. Empty when the executor did not get that far. The journal
+  // keeps them so one person (or group) named both ways is one for cooldowns and reverts.
+  std::string resolved_user_id;
+  std::string resolved_group_id;
 };
 
 // Sends an action. `done` is called exactly once, on any thread, possibly before execute() returns.

@@ -20,7 +20,7 @@ constexpr std::array<std::string_view, 6> kRevertNames = {"",     "scheduled",  
 
 // Versioned migrations: index i takes the schema from version i to i + 1. Never edit a shipped step;
 // append a new one.
-constexpr std::array<std::string_view, 2> kMigrations = {
+constexpr std::array<std::string_view, 3> kMigrations = {
     R"sql(
 CREATE TABLE actions (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -90,6 +90,14 @@ CREATE TABLE breaker (
 CREATE INDEX idx_actions_user_kind ON actions(user_id, kind, params);
 CREATE INDEX idx_actions_revert ON actions(revert_state, revert_due_ms);
 CREATE INDEX idx_actions_response ON actions(response_key, step);
+)sql",
+    // v3: one person named by login (an alert whose user was not resolved in time) and by Okta id (a
+    // System Log detection), or one group by name and by id, is one subject for cooldowns and reverts:
+    // rows record the ids the names resolved to. Older rows keep matching by their names only.
+    R"sql(
+ALTER TABLE actions ADD COLUMN resolved_user_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE actions ADD COLUMN resolved_group_id TEXT NOT NULL DEFAULT '';
+CREATE INDEX idx_actions_resolved_user_kind ON actions(resolved_user_id, kind);
 )sql",
 };
 
@@ -186,12 +194,35 @@ ActionRecord read_row(sqlite3_stmt* s) {
   r.revert_state = parse_revert_state(col_text(s, c++));
   r.revert_action_id = sqlite3_column_int64(s, c++);
   r.cooldown_of = sqlite3_column_int64(s, c++);
+  r.resolved_user_id = col_text(s, c++);
+  r.resolved_group_id = col_text(s, c++);
   return r;
 }
 
-std::string sel(std::string_view where) {
-  return "SELECT " + std::string(kCols) + " FROM actions " + std::string(where);
+bool is_group_action(ActionKind kind) {
+  return kind == ActionKind::add_to_group || kind == ActionKind::remove_from_group;
 }
+
+// The Okta ids a row is about, as far as known: what the executor resolved, else what the action
+// itself gives as an id.
+std::string known_user_id(const ActionRecord& r) {
+  if (!r.resolved_user_id.empty()) return r.resolved_user_id;
+  return okta_id_shaped(r.action.user_id) ? r.action.user_id : std::string();
+}
+
+std::string known_group_id(const ActionRecord& r) {
+  if (!r.resolved_group_id.empty() || !is_group_action(r.action.kind)) return r.resolved_group_id;
+  auto it = r.action.params.find("group");
+  return it == r.action.params.end() ? std::string() : it->second;
+}
+
+// Rows about the same (user, kind, params) as the one bound as ?1 user_id, ?2 its known Okta id (the
+// user_id again when unknown), ?3 kind, ?4 canonical params, ?5 its known group id (or ''). Users:
+// the names and resolved ids of the two rows share one (a pre-v3 row has only its name). Groups: the
+// same params, or the same resolved group id.
+constexpr std::string_view kSameSubject =
+    "(user_id IN (?1, ?2) OR (resolved_user_id <> '' AND resolved_user_id IN (?1, ?2))) AND kind = ?3 AND "
+    "(params = ?4 OR (?5 <> '' AND resolved_group_id = ?5))";
 
 }  // namespace
 
@@ -281,6 +312,7 @@ JResult<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& dir
              std::to_string(kSchemaVersion) + ")";
     }
   }
+  j->resolved_ids_ = j->schema_version() >= 3;
   return j;
 }
 
@@ -347,10 +379,17 @@ void Journal::rollback() {
 }
 
 JResult<std::int64_t> Journal::insert_action(const ActionRecord& r) {
-  auto* s = stmt(
-      "INSERT INTO actions (idem_key, kind, user_id, login, params, ttl_s, incident, detections, uuids, risk, "
-      "dry_run, event_time_ms, state, reason, response_key, step, stop_on_failure, decided_ms, updated_ms, "
-      "revert_of, cooldown_of, next_attempt_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  // Tests build older schemas (target_version) and insert into them: without the resolved id columns,
+  // their two trailing values are bound past the statement's last parameter, which SQLite ignores.
+  auto* s =
+      stmt(resolved_ids_ ? "INSERT INTO actions (idem_key, kind, user_id, login, params, ttl_s, incident, detections, "
+                           "uuids, risk, dry_run, event_time_ms, state, reason, response_key, step, stop_on_failure, "
+                           "decided_ms, updated_ms, revert_of, cooldown_of, next_attempt_ms, resolved_user_id, "
+                           "resolved_group_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                         : "INSERT INTO actions (idem_key, kind, user_id, login, params, ttl_s, incident, detections, "
+                           "uuids, risk, dry_run, event_time_ms, state, reason, response_key, step, stop_on_failure, "
+                           "decided_ms, updated_ms, revert_of, cooldown_of, next_attempt_ms) VALUES "
+                           "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   const auto& a = r.action;
   bind_all(s, std::string_view(r.idem_key), to_string(a.kind), std::string_view(a.user_id), std::string_view(a.login),
            std::string_view(a.canonical_params()), std::int64_t{a.ttl.count()}, std::string_view(a.incident_id),
@@ -358,7 +397,7 @@ JResult<std::int64_t> Journal::insert_action(const ActionRecord& r) {
            std::string_view(json_string_array(a.contributing_uuids)), a.risk, std::int64_t{a.dry_run},
            to_ms(a.event_time), to_string(r.state), std::string_view(r.reason), std::string_view(r.response_key),
            std::int64_t{r.step}, std::int64_t{r.stop_on_failure}, r.decided_ms, r.updated_ms, r.revert_of,
-           r.cooldown_of, r.next_attempt_ms);
+           r.cooldown_of, r.next_attempt_ms, std::string_view(known_user_id(r)), std::string_view(known_group_id(r)));
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
   if (rc != SQLITE_DONE) return "insert action: " + last_error();
@@ -366,15 +405,22 @@ JResult<std::int64_t> Journal::insert_action(const ActionRecord& r) {
 }
 
 JResult<void> Journal::update_action(const ActionRecord& r) {
-  auto* s = stmt(
-      "UPDATE actions SET state=?, reason=?, updated_ms=?, sent_ms=?, next_attempt_ms=?, attempts=?, "
-      "possibly_sent=?, request=?, outcome=?, http_status=?, okta_error_code=?, okta_error_summary=?, "
-      "result_summary=?, revert_due_ms=?, revert_state=?, revert_action_id=? WHERE id=?");
+  // As in insert_action: an older schema's statement ignores the resolved ids bound as ?18 and ?19.
+  auto* s = stmt(resolved_ids_
+                     ? "UPDATE actions SET state=?, reason=?, updated_ms=?, sent_ms=?, next_attempt_ms=?, attempts=?, "
+                       "possibly_sent=?, request=?, outcome=?, http_status=?, okta_error_code=?, "
+                       "okta_error_summary=?, result_summary=?, revert_due_ms=?, revert_state=?, revert_action_id=?, "
+                       "resolved_user_id=?18, resolved_group_id=?19 WHERE id=?17"
+                     : "UPDATE actions SET state=?, reason=?, updated_ms=?, sent_ms=?, next_attempt_ms=?, attempts=?, "
+                       "possibly_sent=?, request=?, outcome=?, http_status=?, okta_error_code=?, "
+                       "okta_error_summary=?, result_summary=?, revert_due_ms=?, revert_state=?, revert_action_id=? "
+                       "WHERE id=?17");
   bind_all(s, to_string(r.state), std::string_view(r.reason), r.updated_ms, r.sent_ms, r.next_attempt_ms,
            std::int64_t{r.attempts}, std::int64_t{r.possibly_sent}, std::string_view(r.request),
            std::string_view(r.outcome), std::int64_t{r.http_status}, std::string_view(r.okta_error_code),
            std::string_view(r.okta_error_summary), std::string_view(r.result_summary), r.revert_due_ms,
-           to_string(r.revert_state), r.revert_action_id, r.id);
+           to_string(r.revert_state), r.revert_action_id, r.id, std::string_view(known_user_id(r)),
+           std::string_view(known_group_id(r)));
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
   if (rc != SQLITE_DONE) return "update action: " + last_error();
@@ -399,6 +445,12 @@ std::optional<std::int64_t> Journal::find_by_key(std::string_view idem_key) {
   return out;
 }
 
+std::string Journal::sel(std::string_view where) const {
+  // A reader of a journal an older daemon still writes (v2) reads the resolved ids as unknown.
+  return "SELECT " + std::string(kCols) + (resolved_ids_ ? ", resolved_user_id, resolved_group_id" : ", '', ''") +
+         " FROM actions " + std::string(where);
+}
+
 std::vector<ActionRecord> Journal::query_actions(sqlite3_stmt* s) {
   std::vector<ActionRecord> out;
   while (sqlite3_step(s) == SQLITE_ROW)
@@ -416,9 +468,10 @@ std::optional<ActionRecord> Journal::get(std::int64_t id) {
 }
 
 std::vector<ActionRecord> Journal::list(const ListFilter& f) {
-  auto* s =
-      stmt(sel("WHERE (?1 = '' OR user_id = ?1 OR login = ?1) AND (?2 = '' OR state = ?2) AND decided_ms >= ?3 "
-               "ORDER BY id DESC LIMIT ?4"));
+  // --user 00u... also lists the actions that named that user by login or email.
+  auto* s = stmt(sel(std::string("WHERE (?1 = '' OR user_id = ?1 OR login = ?1") +
+                     (resolved_ids_ ? " OR resolved_user_id = ?1" : "") +
+                     ") AND (?2 = '' OR state = ?2) AND decided_ms >= ?3 ORDER BY id DESC LIMIT ?4"));
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
   bind(s, 1, std::string_view(f.user ? *f.user : std::string()));
@@ -446,36 +499,34 @@ std::vector<ActionRecord> Journal::unfinished() {
   return query_actions(s);
 }
 
-std::optional<ActionRecord> Journal::latest_active(const PlannedAction& a, std::int64_t since_ms) {
+std::optional<ActionRecord> Journal::newest_same(std::string_view where, const ActionRecord& r, std::int64_t bound) {
   auto* s =
-      stmt(sel("WHERE user_id=? AND kind=? AND params=? AND decided_ms>=? AND revert_of=0 "
-               "AND state IN ('decided','sending','done','already_in_state') ORDER BY id DESC LIMIT 1"));
-  bind_all(s, std::string_view(a.user_id), to_string(a.kind), std::string_view(a.canonical_params()), since_ms);
+      stmt(sel("WHERE " + std::string(kSameSubject) + " AND " + std::string(where) + " ORDER BY id DESC LIMIT 1"));
+  std::string user_id = known_user_id(r);
+  if (user_id.empty()) user_id = r.action.user_id;
+  bind_all(s, std::string_view(r.action.user_id), std::string_view(user_id), to_string(r.action.kind),
+           std::string_view(r.action.canonical_params()), std::string_view(known_group_id(r)), bound);
   auto rows = query_actions(s);
   if (rows.empty()) return std::nullopt;
   return std::move(rows.front());
+}
+
+std::optional<ActionRecord> Journal::latest_active(const PlannedAction& a, std::int64_t since_ms) {
+  ActionRecord decision;
+  decision.action = a;
+  return newest_same("decided_ms >= ?6 AND revert_of = 0 AND state IN ('decided','sending','done','already_in_state')",
+                     decision, since_ms);
 }
 
 std::optional<ActionRecord> Journal::newer_decision(const ActionRecord& r) {
-  auto* s =
-      stmt(sel("WHERE user_id=? AND kind=? AND params=? AND id>? AND (state IN ('done','already_in_state') OR "
-               "(state='failed' AND possibly_sent=1 AND ttl_s=0)) AND dry_run=0 ORDER BY id DESC LIMIT 1"));
-  bind_all(s, std::string_view(r.action.user_id), to_string(r.action.kind),
-           std::string_view(r.action.canonical_params()), r.id);
-  auto rows = query_actions(s);
-  if (rows.empty()) return std::nullopt;
-  return std::move(rows.front());
+  return newest_same(
+      "id > ?6 AND (state IN ('done','already_in_state') OR (state = 'failed' AND possibly_sent = 1 AND ttl_s = 0)) "
+      "AND dry_run = 0",
+      r, r.id);
 }
 
 std::optional<ActionRecord> Journal::prior_effective(const ActionRecord& r) {
-  auto* s =
-      stmt(sel("WHERE user_id=? AND kind=? AND params=? AND id<? AND revert_of=0 AND "
-               "state IN ('done','already_in_state') ORDER BY id DESC LIMIT 1"));
-  bind_all(s, std::string_view(r.action.user_id), to_string(r.action.kind),
-           std::string_view(r.action.canonical_params()), r.id);
-  auto rows = query_actions(s);
-  if (rows.empty()) return std::nullopt;
-  return std::move(rows.front());
+  return newest_same("id < ?6 AND revert_of = 0 AND state IN ('done','already_in_state')", r, r.id);
 }
 
 std::vector<ActionRecord> Journal::cooldown_followers(std::int64_t id) {

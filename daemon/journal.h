@@ -68,6 +68,11 @@ struct ActionRecord {
   RevertState revert_state = RevertState::none;
   std::int64_t revert_action_id = 0;
   std::int64_t cooldown_of = 0;  // skipped for cooldown: the earlier action it repeated
+  // The Okta ids of the user and group (group actions) once known: given as ids by the action, or
+  // what the executor resolved a login or group name to. Empty while unknown, and in rows written
+  // before schema v3.
+  std::string resolved_user_id;
+  std::string resolved_group_id;
 };
 
 struct Transition {
@@ -104,7 +109,7 @@ struct ListFilter {
 class Journal {
  public:
   enum class Mode { writer, reader, commander };
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   static std::filesystem::path db_path(const std::filesystem::path& dir) { return dir / "journal.db"; }
   static std::filesystem::path lock_path(const std::filesystem::path& dir) { return dir / "journal.lock"; }
 
@@ -135,6 +140,9 @@ class Journal {
   std::vector<Transition> transitions(std::int64_t action_id);
   // decided or sending, oldest first.
   std::vector<ActionRecord> unfinished();
+  // "The same (user, kind, params)" below: the same kind, the same user (the same user_id, or the same
+  // Okta id where the rows know it: a login resolved to 00u... is that user) and the same params (or,
+  // for group actions, the same resolved group id: a group named by name is the group with that id).
   // The newest action for the same (user, kind, params) decided at or after since_ms that is not
   // held, skipped, failed or reverted.
   std::optional<ActionRecord> latest_active(const PlannedAction& a, std::int64_t since_ms);
@@ -167,11 +175,14 @@ class Journal {
  private:
   Journal() = default;
   sqlite3_stmt* stmt(std::string_view sql);
+  std::string sel(std::string_view where) const;
+  std::optional<ActionRecord> newest_same(std::string_view where, const ActionRecord& r, std::int64_t bound);
   std::string last_error() const;
   std::vector<ActionRecord> query_actions(sqlite3_stmt* s);
 
   sqlite3* db_ = nullptr;
   int lock_fd_ = -1;
+  bool resolved_ids_ = true;  // the schema has the resolved id columns (v3): readers of older ones do not
   std::map<std::string, sqlite3_stmt*, std::less<>> stmts_;
 };
 

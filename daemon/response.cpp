@@ -537,6 +537,9 @@ bool ResponseEngine::process_results(std::int64_t now) {
       wipe(result.secret);
     }
     r.request = result.request;
+    // Who the action turned out to be about: later decisions naming them the other way match it.
+    if (!result.resolved_user_id.empty()) r.resolved_user_id = result.resolved_user_id;
+    if (!result.resolved_group_id.empty()) r.resolved_group_id = result.resolved_group_id;
     r.outcome = std::string(to_string(result.outcome));
     r.http_status = result.http_status;
     r.okta_error_code = result.okta_error_code;
@@ -636,6 +639,8 @@ std::string ResponseEngine::start_revert(ActionRecord& a, std::int64_t now, bool
     return fmt::format("revert #{} already journaled", *existing);
   }
   r.action = std::move(*inv);
+  r.resolved_user_id = a.resolved_user_id;
+  r.resolved_group_id = a.resolved_group_id;
   r.state = ActionState::decided;
   r.decided_ms = now;
   r.revert_of = a.id;

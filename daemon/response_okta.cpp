@@ -279,8 +279,20 @@ std::string describe_request(const okta::Action& action) {
                      std::string_view(req.target).substr(0, q));
 }
 
+namespace {
+
+// The ids the executor acted on (resolved from names, or as the action gave them).
+void record_ids(ExecutionResult& r, const okta::Action& action) {
+  r.resolved_user_id = action.user_id;
+  if (const auto* add = std::get_if<okta::Action::AddToGroup>(&action.params)) r.resolved_group_id = add->group_id;
+  if (const auto* rm = std::get_if<okta::Action::RemoveFromGroup>(&action.params)) r.resolved_group_id = rm->group_id;
+}
+
+}  // namespace
+
 ExecutionResult to_execution_result(okta::ActionOutcome outcome, const okta::Action& action) {
   ExecutionResult r;
+  record_ids(r, action);
   r.outcome = to_outcome(outcome.kind);
   r.http_status = outcome.http_status;
   if (outcome.okta_error) {
@@ -407,6 +419,7 @@ void OktaActionExecutor::check_membership(std::shared_ptr<Job> job) {
       // After an attempt that may have added the user (a timeout or 5xx once the PUT was out), the
       // membership is taken as that attempt's: this action's, whose ttl removes it.
       already.outcome = job->possibly_sent ? Outcome::success : Outcome::already_in_state;
+      record_ids(already, job->plan.action);
       already.summary =
           job->possibly_sent
               ? fmt::format("add_to_group not sent again: the user is a member of group {} after an earlier attempt",

@@ -2,7 +2,8 @@
 
 // Test doubles for the response engine, shared by its unit tests, its crash driver and (later)
 // daemon-level tests: a manual wall clock and an in-memory Okta that applies actions with Okta's
-// effect semantics (a second suspend is "already in state", group add/remove are idempotent).
+// effect semantics (a second suspend is "already in state", group add/remove are idempotent) and,
+// like OktaActionExecutor, resolves the logins and group names it was told about to their ids.
 
 #include <atomic>
 #include <functional>
@@ -61,6 +62,12 @@ class FakeOkta final : public ActionExecutor {
     ExecutionResult r;
     r.request = describe_request(a);
     r.http_status = 200;
+    r.resolved_user_id = resolve(logins_, a.user_id);
+    if (a.kind == ActionKind::add_to_group || a.kind == ActionKind::remove_from_group) {
+      r.resolved_group_id = a.params.contains("group")        ? a.params.at("group")
+                            : a.params.contains("group_name") ? resolve(group_names_, a.params.at("group_name"))
+                                                              : std::string();
+    }
     if (auto it = forced_.find(a.user_id); it != forced_.end()) {
       r.outcome = it->second;
       r.http_status = it->second == Outcome::not_found ? 404 : it->second == Outcome::transient ? 503 : 400;
@@ -69,9 +76,9 @@ class FakeOkta final : public ActionExecutor {
       if (forced_times_[a.user_id] > 0 && --forced_times_[a.user_id] == 0) forced_.erase(it);
       return r;
     }
-    auto& u = users_[a.user_id];
+    auto& u = users_[r.resolved_user_id];
     r.outcome = Outcome::success;
-    auto group = a.params.contains("group") ? a.params.at("group") : std::string();
+    const std::string& group = r.resolved_group_id;
     switch (a.kind) {
       case ActionKind::suspend:
         if (u.suspended) r.outcome = Outcome::already_in_state;
@@ -113,8 +120,8 @@ class FakeOkta final : public ActionExecutor {
     return r;
   }
 
-  static std::string describe_request(const PlannedAction& a) {
-    return "POST /api/v1/users/" + a.user_id + "/" + std::string(to_string(a.kind));
+  std::string describe_request(const PlannedAction& a) const {
+    return "POST /api/v1/users/" + resolve(logins_, a.user_id) + "/" + std::string(to_string(a.kind));
   }
 
   void set_defer(bool d) {
@@ -140,6 +147,16 @@ class FakeOkta final : public ActionExecutor {
     forced_[user] = outcome;
     forced_times_[user] = times;
   }
+  // An action naming the user by `login` acts on user `id`, as Okta's lookup would resolve it.
+  void set_login(const std::string& login, const std::string& id) {
+    std::lock_guard lock(mu_);
+    logins_[login] = id;
+  }
+  // A group action naming the group by `name` acts on group `id`.
+  void set_group_name(const std::string& name, const std::string& id) {
+    std::lock_guard lock(mu_);
+    group_names_[name] = id;
+  }
   void set_secret(std::string s) {
     std::lock_guard lock(mu_);
     secret_ = std::move(s);
@@ -162,11 +179,18 @@ class FakeOkta final : public ActionExecutor {
   }
 
  private:
+  static std::string resolve(const std::map<std::string, std::string>& names, const std::string& name) {
+    auto it = names.find(name);
+    return it == names.end() ? name : it->second;
+  }
+
   std::mutex mu_;
   bool defer_ = false;
   std::vector<Call> calls_;
   std::vector<std::pair<PlannedAction, std::function<void(ExecutionResult)>>> pending_;
   std::map<std::string, FakeUser> users_;
+  std::map<std::string, std::string> logins_;
+  std::map<std::string, std::string> group_names_;
   std::map<std::string, Outcome> forced_;
   std::map<std::string, int> forced_times_;
   std::string secret_ = "Tmp-Secret-9f8e7d";

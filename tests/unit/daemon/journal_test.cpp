@@ -112,6 +112,70 @@ TEST(Journal, MigratesAnOldSchemaAndRefusesANewerOne) {
   std::filesystem::remove_all(dir);
 }
 
+// Rows journaled before v3 do not know which Okta user a login was: they keep matching by name only,
+// while a row that knows its resolved id matches the rows naming that user by id. A reader of a
+// journal an older daemon still writes reads the ids as unknown.
+TEST(Journal, ResolvedIdsArriveByMigrationAndJoinALoginToItsOktaId) {
+  auto dir = fresh_dir("journal-resolved");
+  auto suspended = [](const std::string& user, const std::string& incident, std::int64_t ms) {
+    auto r = record(user, ActionKind::suspend, incident, ms);
+    r.action.params.clear();
+    r.idem_key = r.action.idempotency_key();
+    r.state = ActionState::done;
+    return r;
+  };
+  {
+    auto j = Journal::open(dir, Journal::Mode::writer, 2);
+    ASSERT_TRUE(j) << j.error();
+    auto r = suspended("alice@corp", "edr-1", 1000);
+    auto id = (*j)->insert_action(r);
+    ASSERT_TRUE(id);
+    r.id = *id;
+    ASSERT_TRUE((*j)->update_action(r));
+    auto reader = Journal::open(dir, Journal::Mode::reader);
+    ASSERT_TRUE(reader) << reader.error();
+    auto old = (*reader)->get(*id);
+    ASSERT_TRUE(old);
+    EXPECT_EQ(old->state, ActionState::done);
+    EXPECT_EQ(old->resolved_user_id, "");
+  }
+  auto j = Journal::open(dir, Journal::Mode::writer);
+  ASSERT_TRUE(j) << j.error();
+  auto& journal = **j;
+  EXPECT_EQ(journal.schema_version(), 3);
+  auto by_login = journal.get(1);
+  ASSERT_TRUE(by_login);
+  EXPECT_EQ(by_login->resolved_user_id, "");
+  auto by_id = suspended("00uALICE", "syslog-1", 2000);
+  auto id = journal.insert_action(by_id);
+  ASSERT_TRUE(id);
+  by_id = *journal.get(*id);
+  EXPECT_EQ(by_id.resolved_user_id, "00uALICE");  // an Okta id is its own resolution
+  EXPECT_FALSE(journal.newer_decision(*by_login));
+  EXPECT_FALSE(journal.prior_effective(by_id));
+
+  by_login->resolved_user_id = "00uALICE";
+  ASSERT_TRUE(journal.update_action(*by_login));
+  auto newer = journal.newer_decision(*by_login);
+  ASSERT_TRUE(newer);
+  EXPECT_EQ(newer->id, by_id.id);
+  auto prior = journal.prior_effective(by_id);
+  ASSERT_TRUE(prior);
+  EXPECT_EQ(prior->id, by_login->id);
+  ListFilter by_user;
+  by_user.user = "00uALICE";
+  EXPECT_EQ(journal.list(by_user).size(), 2u);
+  // With the decision by id out of the way, a repeat by id finds the suspension by login (cooldown).
+  by_id.state = ActionState::failed;
+  ASSERT_TRUE(journal.update_action(by_id));
+  PlannedAction repeat = by_id.action;
+  repeat.incident_id = "syslog-2";
+  auto active = journal.latest_active(repeat, 0);
+  ASSERT_TRUE(active);
+  EXPECT_EQ(active->id, by_login->id);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Journal, OneWriterAndReadersBesideIt) {
   auto dir = fresh_dir("journal-lock");
   auto w = Journal::open(dir, Journal::Mode::writer);

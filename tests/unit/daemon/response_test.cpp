@@ -371,6 +371,49 @@ TEST_F(ResponseEngineTest, RevertNeverUndoesANewerDecision) {
   EXPECT_GE(revert.decided_ms, t0 + 1'200'000 + 3'600'000);
 }
 
+// An alert whose user was not resolved in time names them by login; a System Log detection names
+// the same person by Okta id. Once Okta has resolved the login they are one user: the later
+// permanent decision holds, and the earlier ttl must not unsuspend them.
+TEST_F(ResponseEngineTest, PermanentDecisionByOktaIdSupersedesTheRevertOfOneByLogin) {
+  okta_.set_login("alice@corp", "00uALICE");
+  open();
+  auto edr = action(ActionKind::suspend, "alice@corp", "edr-1", 3600s);
+  edr.login = "alice@corp";
+  auto a = submit(one(edr));
+  ASSERT_EQ(row(a.action_ids[0]).revert_state, RevertState::scheduled);
+  ASSERT_TRUE(okta_.user("00uALICE").suspended);
+  clock_.advance(1800s);  // past the cooldown: decided and sent
+  auto b = submit(one(action(ActionKind::suspend, "00uALICE", "syslog-1")));
+  EXPECT_EQ(row(b.action_ids[0]).state, ActionState::already_in_state);
+  clock_.advance(1800s + 1s);  // the login's ttl ends
+  engine_->run_until_idle(5s);
+  EXPECT_TRUE(okta_.user("00uALICE").suspended);
+  auto ra = row(a.action_ids[0]);
+  EXPECT_EQ(ra.revert_state, RevertState::superseded);
+  EXPECT_NE(ra.state, ActionState::reverted);
+}
+
+// The same split for groups: a step-up group named by name and then by id is one group, so the
+// cooldown sees the repeat, and a permanent repeat cancels the first one's removal.
+TEST_F(ResponseEngineTest, GroupNamedByNameAndByIdIsOneGroupForCooldownAndRevert) {
+  config_.guard.default_cooldown = 600s;
+  okta_.set_group_name("Step-up MFA", "00gSTEPUP");
+  open();
+  auto by_name = action(ActionKind::add_to_group, "00u1", "edr-1", 3600s);
+  by_name.params = {{"group_name", "Step-up MFA"}};
+  auto a = submit(one(by_name));
+  ASSERT_TRUE(okta_.user("00u1").groups.contains("00gSTEPUP"));
+  clock_.advance(300s);
+  auto b = submit(one(action(ActionKind::add_to_group, "00u1", "syslog-1")));
+  auto rb = row(b.action_ids[0]);
+  EXPECT_EQ(rb.state, ActionState::skipped);
+  EXPECT_EQ(rb.cooldown_of, a.action_ids[0]);
+  EXPECT_EQ(row(a.action_ids[0]).revert_state, RevertState::superseded);
+  clock_.advance(3600s);
+  engine_->run_until_idle(5s);
+  EXPECT_TRUE(okta_.user("00u1").groups.contains("00gSTEPUP"));
+}
+
 TEST_F(ResponseEngineTest, CooldownRepeatExtendsTheRevert) {
   config_.guard.default_cooldown = 600s;
   open();
