@@ -708,6 +708,11 @@ bool ResponseEngine::dispatch(std::int64_t now) {
     std::lock_guard lock(inbox_->mu);
     exceptions = inbox_->exceptions;
   }
+  // Per-user order is by Okta id where the row knows it: a revert of a suspension by login queues
+  // behind a pending decision for the same user by id.
+  auto user_of = [](const ActionRecord& r) -> const std::string& {
+    return r.resolved_user_id.empty() ? r.action.user_id : r.resolved_user_id;
+  };
   std::set<std::string> users_waiting;
   for (const auto& [id, user] : in_flight_)
     users_waiting.insert(user);
@@ -727,19 +732,19 @@ bool ResponseEngine::dispatch(std::int64_t now) {
       break;
     }
     if (r.state != ActionState::decided || in_flight_.contains(r.id)) {
-      users_waiting.insert(r.action.user_id);
+      users_waiting.insert(user_of(r));
       continue;
     }
     // Per-user order: a later action for a user waits for every earlier one (suspend before its revert).
     const bool recheck = exceptions_changed && r.reason.starts_with(kExceptionsUnresolved);
-    if (users_waiting.contains(r.action.user_id) || (r.next_attempt_ms > now && !recheck)) {
-      users_waiting.insert(r.action.user_id);
+    if (users_waiting.contains(user_of(r)) || (r.next_attempt_ms > now && !recheck)) {
+      users_waiting.insert(user_of(r));
       continue;
     }
     if (!r.response_key.empty() && r.step > 0) {
       auto [pending, failed] = journal_->earlier_steps(r.response_key, r.step);
       if (pending) {
-        users_waiting.insert(r.action.user_id);
+        users_waiting.insert(user_of(r));
         continue;
       }
       if (failed && r.stop_on_failure) {
@@ -789,7 +794,7 @@ bool ResponseEngine::dispatch(std::int64_t now) {
         } else {
           (void)journal_->update_action(r);
         }
-        users_waiting.insert(r.action.user_id);
+        users_waiting.insert(user_of(r));
         changed = true;
         continue;
       }
@@ -813,7 +818,7 @@ bool ResponseEngine::dispatch(std::int64_t now) {
       // A revert, or an action that may already have reached Okta, waits rather than being held:
       // held, its effect would never be reverted.
       if (r.revert_of || r.possibly_sent) {
-        users_waiting.insert(r.action.user_id);
+        users_waiting.insert(user_of(r));
         continue;
       }
       r.reason = "kill_switch";
@@ -846,7 +851,7 @@ bool ResponseEngine::dispatch(std::int64_t now) {
     ++r.attempts;
     r.sent_ms = now;
     transition(r, ActionState::sending, fmt::format("attempt {}", r.attempts), now);
-    users_waiting.insert(r.action.user_id);
+    users_waiting.insert(user_of(r));
     to_send.push_back(r);
     changed = true;
   }
@@ -865,7 +870,7 @@ bool ResponseEngine::dispatch(std::int64_t now) {
     stats_.sent += to_send.size();
   }
   for (auto& r : to_send) {
-    in_flight_.emplace(r.id, r.action.user_id);
+    in_flight_.emplace(r.id, user_of(r));
     ActionExecutor::Attempt attempt{r.id, r.idem_key, r.attempts, r.possibly_sent};
     std::weak_ptr<Inbox> weak = inbox_;
     std::int64_t id = r.id;

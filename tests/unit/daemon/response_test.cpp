@@ -393,6 +393,26 @@ TEST_F(ResponseEngineTest, PermanentDecisionByOktaIdSupersedesTheRevertOfOneByLo
   EXPECT_NE(ra.state, ActionState::reverted);
 }
 
+// The revert of a suspension by login queues behind a decision for the same user by id that is still
+// being retried, then finds it in effect: it must not unsuspend Alice in between.
+TEST_F(ResponseEngineTest, RevertByLoginWaitsForAPendingDecisionById) {
+  okta_.set_login("alice@corp", "00uALICE");
+  open();
+  auto edr = action(ActionKind::suspend, "alice@corp", "edr-1", 3600s);
+  edr.login = "alice@corp";
+  auto a = submit(one(edr));
+  clock_.advance(3590s);
+  okta_.force("00uALICE", Outcome::rate_limited, 1);
+  auto b = submit(one(action(ActionKind::suspend, "00uALICE", "syslog-1")));
+  ASSERT_EQ(row(b.action_ids[0]).state, ActionState::decided);
+  clock_.advance(20s);  // the ttl ends as the retry of the decision by id falls due
+  engine_->run_until_idle(5s);
+  EXPECT_TRUE(okta_.user("00uALICE").suspended);
+  EXPECT_EQ(row(a.action_ids[0]).revert_state, RevertState::superseded);
+  for (const auto& call : okta_.calls())
+    EXPECT_NE(call.action.kind, ActionKind::unsuspend);
+}
+
 // The same split for groups: a step-up group named by name and then by id is one group, so the
 // cooldown sees the repeat, and a permanent repeat cancels the first one's removal.
 TEST_F(ResponseEngineTest, GroupNamedByNameAndByIdIsOneGroupForCooldownAndRevert) {
