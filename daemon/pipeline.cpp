@@ -948,7 +948,10 @@ void Pipeline::Impl::worker_loop(std::stop_token stop) {
     // applied and decided: a snapshot holding their effect (cooldowns) before their decisions are
     // journaled would lose those decisions in a crash.
     if (!had_events && !removed_partition && !drain_now && !eof_now && !idle_release) {
-      if (snapshot_due(false) && !unsnapshotted.empty()) write_snapshot();
+      if (snapshot_due(false) && !unsnapshotted.empty()) {
+        write_snapshot();
+        waiting_for_ack.store(unacked.size() + unsnapshotted.size());
+      }
       continue;
     }
     if (!had_events && drain_now && drained) continue;  // stop() waits for late offers; nothing new

@@ -36,6 +36,24 @@ double sample(const std::string& exposition, const std::string& series) {
   return std::stod(exposition.substr(at + series.size() + 2));
 }
 
+// `count` successful sign-ins of 100 users, a second apart from `from_second` past a base two hours
+// ago (the ingest step rejects event times ahead of the clock), spread over `partitions`.
+void produce_sign_ins(const std::string& bootstrap, const std::string& topic, std::string_view prefix, int count,
+                      int from_second = 0, int partitions = 1) {
+  KafkaHandle producer = make_producer(bootstrap);
+  ASSERT_TRUE(producer);
+  static const auto base =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) - std::chrono::hours(2);
+  for (int i = 0; i < count; ++i)
+    produce(producer.get(), topic, fmt::format("k{}", i),
+            fmt::format(R"({{"uuid":"{}-{:05}","published":"{:%Y-%m-%dT%H:%M:%S}.000Z",)"
+                        R"("eventType":"user.session.start","actor":{{"id":"00u{:04}","type":"User"}},)"
+                        R"("outcome":{{"result":"SUCCESS"}}}})",
+                        prefix, i, base + std::chrono::seconds(from_second + i), i % 100),
+            i % partitions);
+  flush(producer.get());
+}
+
 // One Okta topic into the shipped rules, without snapshots: an applied event is acknowledged at once.
 daemon::PipelineOptions kafka_options(const std::string& bootstrap, const std::string& topic, const fs::path& state_dir,
                                       std::shared_ptr<const correlator::RuleSet> rules) {
@@ -69,20 +87,7 @@ TEST(PipelineKafka, ABacklogThroughATinyQueueIsWaitedForNotPaused) {
   ASSERT_FALSE(bootstrap.empty());
   const std::string topic = unique_name("og-pipe-room");
   create_topic(bootstrap, topic, kPartitions);
-  KafkaHandle producer = make_producer(bootstrap);
-  ASSERT_TRUE(producer);
-  // All in the past: the ingest step rejects event times ahead of the clock.
-  const auto base =
-      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) - std::chrono::hours(2);
-  for (int i = 0; i < kEvents; ++i) {
-    produce(producer.get(), topic, fmt::format("k{}", i),
-            fmt::format(R"({{"uuid":"room-{:05}","published":"{:%Y-%m-%dT%H:%M:%S}.000Z",)"
-                        R"("eventType":"user.session.start","actor":{{"id":"00u{:04}","type":"User"}},)"
-                        R"("outcome":{{"result":"SUCCESS"}}}})",
-                        i, base + std::chrono::seconds(i), i % 100),
-            i % kPartitions);
-  }
-  flush(producer.get());
+  produce_sign_ins(bootstrap, topic, "room", kEvents, 0, kPartitions);
 
   std::string tmpl = (fs::temp_directory_path() / "og-pipe-room-XXXXXX").string();
   const fs::path state_dir = ::mkdtemp(tmpl.data());
@@ -127,21 +132,10 @@ TEST(PipelineKafka, AnEmptyFileBesideKafkaDoesNotHoldItsEventsBack) {
   ASSERT_FALSE(bootstrap.empty());
   const std::string topic = unique_name("og-pipe-file");
   create_topic(bootstrap, topic, 1);
-  KafkaHandle producer = make_producer(bootstrap);
-  ASSERT_TRUE(producer);
   // Ten minutes of events, a second apart: all but the last two minutes (the lateness) are past
   // the Kafka partition's watermark.
   constexpr int kSpan = 600;
-  const auto base =
-      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) - std::chrono::hours(2);
-  for (int i = 0; i < kSpan; ++i)
-    produce(producer.get(), topic, fmt::format("k{}", i),
-            fmt::format(R"({{"uuid":"file-{:05}","published":"{:%Y-%m-%dT%H:%M:%S}.000Z",)"
-                        R"("eventType":"user.session.start","actor":{{"id":"00u{:04}","type":"User"}},)"
-                        R"("outcome":{{"result":"SUCCESS"}}}})",
-                        i, base + std::chrono::seconds(i), i % 100),
-            0);
-  flush(producer.get());
+  produce_sign_ins(bootstrap, topic, "file", kSpan);
 
   std::string tmpl = (fs::temp_directory_path() / "og-pipe-file-XXXXXX").string();
   const fs::path state_dir = ::mkdtemp(tmpl.data());
@@ -172,22 +166,8 @@ TEST(PipelineKafka, ATopicCreatedAgainHasItsEventsAppliedNotSkippedByTheOldOffse
   const std::string bootstrap = kafka_bootstrap();
   ASSERT_FALSE(bootstrap.empty());
   const std::string topic = unique_name("og-pipe-again");
-  const auto base =
-      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) - std::chrono::hours(2);
-  auto produce_events = [&](std::string_view prefix, int count, int from_second) {
-    KafkaHandle producer = make_producer(bootstrap);
-    ASSERT_TRUE(producer);
-    for (int i = 0; i < count; ++i)
-      produce(producer.get(), topic, fmt::format("k{}", i),
-              fmt::format(R"({{"uuid":"{}-{:05}","published":"{:%Y-%m-%dT%H:%M:%S}.000Z",)"
-                          R"("eventType":"user.session.start","actor":{{"id":"00u{:04}","type":"User"}},)"
-                          R"("outcome":{{"result":"SUCCESS"}}}})",
-                          prefix, i, base + std::chrono::seconds(from_second + i), i % 10),
-              0);
-    flush(producer.get());
-  };
   create_topic(bootstrap, topic, 1);
-  produce_events("old", 100, 0);
+  produce_sign_ins(bootstrap, topic, "old", 100);
 
   std::string tmpl = (fs::temp_directory_path() / "og-pipe-again-XXXXXX").string();
   const fs::path state_dir = ::mkdtemp(tmpl.data());
@@ -206,7 +186,7 @@ TEST(PipelineKafka, ATopicCreatedAgainHasItsEventsAppliedNotSkippedByTheOldOffse
 
   delete_topic(bootstrap, topic);
   create_topic(bootstrap, topic, 1);
-  produce_events("new", 20, 1000);
+  produce_sign_ins(bootstrap, topic, "new", 20, 1000);
   PipelineRun second(options);
   ASSERT_EQ(second.pipeline.start(), std::nullopt);
   const bool applied = wait_until([&] { return second.pipeline.stats().events == 20; }, std::chrono::seconds(60));
@@ -214,6 +194,36 @@ TEST(PipelineKafka, ATopicCreatedAgainHasItsEventsAppliedNotSkippedByTheOldOffse
   second.pipeline.stop();
   fs::remove_all(state_dir);
   EXPECT_TRUE(applied) << events << " of the new topic's 20 events applied";
+}
+
+// The unacknowledged-events gauge counts what waits for the watermark or for a snapshot: once the
+// applied events of an input gone quiet are in a snapshot, it drops to what the watermark holds.
+TEST(PipelineKafka, TheUnacknowledgedEventsGaugeFollowsASnapshotOfAQuietInput) {
+  const std::string bootstrap = kafka_bootstrap();
+  ASSERT_FALSE(bootstrap.empty());
+  const std::string topic = unique_name("og-pipe-gauge");
+  create_topic(bootstrap, topic, 1);
+  constexpr int kSpan = 600;  // the last 121 (two minutes of lateness, and the one at it) stay behind
+  produce_sign_ins(bootstrap, topic, "gauge", kSpan);
+  std::string tmpl = (fs::temp_directory_path() / "og-pipe-gauge-XXXXXX").string();
+  const fs::path state_dir = ::mkdtemp(tmpl.data());
+  correlator::LoadResult rules = correlator::load_rules({fs::path(OG_SOURCE_DIR) / "rules"});
+  ASSERT_TRUE(rules.ok());
+  daemon::PipelineOptions options = kafka_options(bootstrap, topic, state_dir, rules.rules);
+  options.snapshots = true;
+  // Later than the events take to arrive, so the snapshot is taken once the input is quiet.
+  options.snapshot_interval = std::chrono::seconds(3);
+  options.idle_release = std::chrono::hours(1);
+  PipelineRun run(options);
+  ASSERT_EQ(run.pipeline.start(), std::nullopt);
+  const auto gauge = [&] { return sample(run.metrics.expose(), "oktaguard_unacknowledged_events"); };
+  ASSERT_TRUE(wait_until([&] { return run.pipeline.stats().acked >= kSpan - 121; }, std::chrono::seconds(60)))
+      << run.pipeline.stats().acked;
+  const bool dropped = wait_until([&] { return gauge() <= 121; }, std::chrono::seconds(5));
+  const double value = gauge();
+  run.pipeline.stop();
+  fs::remove_all(state_dir);
+  EXPECT_TRUE(dropped) << value << " unacknowledged after the snapshot, 121 wait for the watermark";
 }
 
 // Joins `group` as a second member until the group hands it a partition, then leaves: the pipeline's
