@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <random>
 #include <thread>
@@ -74,27 +76,47 @@ std::string unique_name(std::string_view prefix) {
   return fmt::format("{}-{}-{}-{:08x}", prefix, ::getpid(), counter++, random());
 }
 
-void create_topic(const std::string& bootstrap, const std::string& topic, int partitions) {
+namespace {
+
+KafkaHandle make_admin(const std::string& bootstrap) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", bootstrap);
-  KafkaHandle admin = make(RD_KAFKA_PRODUCER, conf);
+  return make(RD_KAFKA_PRODUCER, conf);
+}
+
+// Sends one admin request on its own queue and checks that its one topic result is a success.
+// `topics_of` reads the topic results out of the answer event (null: not the expected answer).
+void one_topic_request(rd_kafka_t* admin, std::string_view what, const std::function<void(rd_kafka_queue_t*)>& send,
+                       const std::function<const rd_kafka_topic_result_t**(rd_kafka_event_t*, size_t*)>& topics_of) {
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue(rd_kafka_queue_new(admin),
+                                                                       rd_kafka_queue_destroy);
+  send(queue.get());
+  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> event(rd_kafka_queue_poll(queue.get(), 30000),
+                                                                       rd_kafka_event_destroy);
+  ASSERT_NE(event, nullptr) << what << " timed out";
+  size_t count = 0;
+  const rd_kafka_topic_result_t** topics = topics_of(event.get(), &count);
+  ASSERT_NE(topics, nullptr) << what << ": " << rd_kafka_event_error_string(event.get());
+  ASSERT_EQ(count, 1u);
+  EXPECT_EQ(rd_kafka_topic_result_error(topics[0]), RD_KAFKA_RESP_ERR_NO_ERROR)
+      << what << ": " << rd_kafka_topic_result_error_string(topics[0]);
+}
+
+}  // namespace
+
+void create_topic(const std::string& bootstrap, const std::string& topic, int partitions) {
+  KafkaHandle admin = make_admin(bootstrap);
   ASSERT_TRUE(admin);
   char error[512];
   rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, error, sizeof error);
   ASSERT_NE(new_topic, nullptr) << error;
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(admin.get());
-  rd_kafka_CreateTopics(admin.get(), &new_topic, 1, nullptr, queue);
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
-  ASSERT_NE(event, nullptr) << "CreateTopics timed out";
-  const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
-  ASSERT_NE(result, nullptr) << rd_kafka_event_error_string(event);
-  size_t count = 0;
-  const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(result, &count);
-  ASSERT_EQ(count, 1u);
-  EXPECT_EQ(rd_kafka_topic_result_error(topics[0]), RD_KAFKA_RESP_ERR_NO_ERROR)
-      << rd_kafka_topic_result_error_string(topics[0]);
-  rd_kafka_event_destroy(event);
-  rd_kafka_queue_destroy(queue);
+  one_topic_request(
+      admin.get(), "CreateTopics",
+      [&](rd_kafka_queue_t* queue) { rd_kafka_CreateTopics(admin.get(), &new_topic, 1, nullptr, queue); },
+      [](rd_kafka_event_t* event, size_t* count) -> const rd_kafka_topic_result_t** {
+        const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+        return result ? rd_kafka_CreateTopics_result_topics(result, count) : nullptr;
+      });
   rd_kafka_NewTopic_destroy(new_topic);
 
   // Wait for every partition to have a leader, so the first produce does not race creation.
@@ -118,24 +140,16 @@ void create_topic(const std::string& bootstrap, const std::string& topic, int pa
 }
 
 void delete_topic(const std::string& bootstrap, const std::string& topic) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  set(conf, "bootstrap.servers", bootstrap);
-  KafkaHandle admin = make(RD_KAFKA_PRODUCER, conf);
+  KafkaHandle admin = make_admin(bootstrap);
   ASSERT_TRUE(admin);
   rd_kafka_DeleteTopic_t* victim = rd_kafka_DeleteTopic_new(topic.c_str());
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(admin.get());
-  rd_kafka_DeleteTopics(admin.get(), &victim, 1, nullptr, queue);
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
-  ASSERT_NE(event, nullptr) << "DeleteTopics timed out";
-  const rd_kafka_DeleteTopics_result_t* result = rd_kafka_event_DeleteTopics_result(event);
-  ASSERT_NE(result, nullptr) << rd_kafka_event_error_string(event);
-  size_t count = 0;
-  const rd_kafka_topic_result_t** topics = rd_kafka_DeleteTopics_result_topics(result, &count);
-  ASSERT_EQ(count, 1u);
-  EXPECT_EQ(rd_kafka_topic_result_error(topics[0]), RD_KAFKA_RESP_ERR_NO_ERROR)
-      << rd_kafka_topic_result_error_string(topics[0]);
-  rd_kafka_event_destroy(event);
-  rd_kafka_queue_destroy(queue);
+  one_topic_request(
+      admin.get(), "DeleteTopics",
+      [&](rd_kafka_queue_t* queue) { rd_kafka_DeleteTopics(admin.get(), &victim, 1, nullptr, queue); },
+      [](rd_kafka_event_t* event, size_t* count) -> const rd_kafka_topic_result_t** {
+        const rd_kafka_DeleteTopics_result_t* result = rd_kafka_event_DeleteTopics_result(event);
+        return result ? rd_kafka_DeleteTopics_result_topics(result, count) : nullptr;
+      });
   rd_kafka_DeleteTopic_destroy(victim);
 
   for (int attempt = 0; attempt < 100; ++attempt) {
