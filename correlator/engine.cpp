@@ -921,9 +921,10 @@ struct ShardAccess {
     ++m.events_since_sweep;
     check_cap();
     if (s.now_ - m.last_sweep < std::chrono::minutes(1)) return;
-    // Amortise: a sweep walks every key, so let at least a quarter as many events pass between sweeps.
+    // Amortise: a sweep walks every key, so let as many events pass between sweeps as there are keys
+    // (a quarter as many made apply 5-19 % slower in bench/correlate, for 11 % less live state).
     // An hour of event time without one forces it, so a quiet shard still frees its state.
-    if (m.events_since_sweep * 4 < tracked() && s.now_ - m.last_sweep < std::chrono::hours(1)) return;
+    if (m.events_since_sweep < tracked() && s.now_ - m.last_sweep < std::chrono::hours(1)) return;
     m.last_sweep = s.now_;
     m.events_since_sweep = 0;
     sweep(s.now_);
