@@ -499,6 +499,8 @@ std::vector<ActionRecord> Journal::unfinished() {
   return query_actions(s);
 }
 
+// `where` writes `+state`: without statistics SQLite would otherwise search by the state index, which
+// holds most of the table, instead of the user indexes (63 ms instead of 0.04 ms at 200,000 rows).
 std::optional<ActionRecord> Journal::newest_same(std::string_view where, const ActionRecord& r, std::int64_t bound) {
   auto* s =
       stmt(sel("WHERE " + std::string(kSameSubject) + " AND " + std::string(where) + " ORDER BY id DESC LIMIT 1"));
@@ -514,19 +516,19 @@ std::optional<ActionRecord> Journal::newest_same(std::string_view where, const A
 std::optional<ActionRecord> Journal::latest_active(const PlannedAction& a, std::int64_t since_ms) {
   ActionRecord decision;
   decision.action = a;
-  return newest_same("decided_ms >= ?6 AND revert_of = 0 AND state IN ('decided','sending','done','already_in_state')",
+  return newest_same("decided_ms >= ?6 AND revert_of = 0 AND +state IN ('decided','sending','done','already_in_state')",
                      decision, since_ms);
 }
 
 std::optional<ActionRecord> Journal::newer_decision(const ActionRecord& r) {
   return newest_same(
-      "id > ?6 AND (state IN ('done','already_in_state') OR (state = 'failed' AND possibly_sent = 1 AND ttl_s = 0)) "
+      "id > ?6 AND (+state IN ('done','already_in_state') OR (+state = 'failed' AND possibly_sent = 1 AND ttl_s = 0)) "
       "AND dry_run = 0",
       r, r.id);
 }
 
 std::optional<ActionRecord> Journal::prior_effective(const ActionRecord& r) {
-  return newest_same("id < ?6 AND revert_of = 0 AND state IN ('done','already_in_state')", r, r.id);
+  return newest_same("id < ?6 AND revert_of = 0 AND +state IN ('done','already_in_state')", r, r.id);
 }
 
 std::vector<ActionRecord> Journal::cooldown_followers(std::int64_t id) {
