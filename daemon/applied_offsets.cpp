@@ -38,7 +38,7 @@ void AppliedOffsets::add(std::string_view topic, std::int32_t partition, std::in
     return;
   }
   set.emplace(offset, offset);
-  if (set.size() > kMaxRanges) set.erase(set.begin());
+  if (partition >= 0 && set.size() > kMaxRanges) set.erase(set.begin());
 }
 
 bool AppliedOffsets::contains(std::string_view topic, std::int32_t partition, std::int64_t offset) const {
@@ -57,6 +57,10 @@ std::optional<std::int64_t> AppliedOffsets::forget_if_past_end(std::string_view 
   if (highest < end_offset) return std::nullopt;
   ranges_.erase(it);
   return highest;
+}
+
+void AppliedOffsets::forget_if(const std::function<bool(std::string_view, std::int32_t)>& drop) {
+  std::erase_if(ranges_, [&](const auto& entry) { return drop(entry.first.first, entry.first.second); });
 }
 
 std::size_t AppliedOffsets::ranges(std::string_view topic, std::int32_t partition) const {

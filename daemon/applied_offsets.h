@@ -8,6 +8,7 @@
 // file is read from its first line at every start.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,12 +19,15 @@ namespace og::daemon {
 
 class AppliedOffsets {
  public:
-  // Ranges kept per partition; beyond it the lowest go (long committed by then).
+  // Ranges kept per Kafka partition; beyond it the lowest go (long committed by then). A file's
+  // (partition -1) are all kept: it is read from its first line again at every start.
   static constexpr std::size_t kMaxRanges = 4096;
 
   void add(std::string_view topic, std::int32_t partition, std::int64_t offset);
   bool contains(std::string_view topic, std::int32_t partition, std::int64_t offset) const;
   std::size_t partitions() const { return ranges_.size(); }
+  // Drops every partition `drop(topic, partition)` names.
+  void forget_if(const std::function<bool(std::string_view topic, std::int32_t partition)>& drop);
   std::size_t ranges(std::string_view topic, std::int32_t partition) const;
   // The partition's ranges, when its highest recorded offset is at or past `end_offset` (its end
   // now): those offsets were another incarnation's (the topic deleted and created again, another

@@ -45,22 +45,26 @@ struct Item {
 };
 
 // What a file source's lines are recorded under as applied: the file (device and inode) and its
-// first lines (through the end of the line that reaches byte 256: a whole event of an NDJSON file,
+// first lines (through the end of the line that reaches byte 64: a whole event of an NDJSON file,
 // more than the "[" of an array), so a file read again after a restart, or appended to, has its
-// applied lines skipped, and another file that reuses the inode does not. Empty for stdin and an
-// empty file.
+// applied lines skipped, and another file that reuses the inode does not. Empty, so nothing is
+// recorded, for stdin, anything but a regular file (a FIFO must not be read twice), and a file
+// without such a complete line yet (appending would change what identifies it).
 std::string file_identity(const std::string& path) {
-  if (path == "-") return {};
-  std::ifstream in(path, std::ios::binary);
   struct stat st {};
-  if (!in || ::stat(path.c_str(), &st) != 0) return {};
+  if (path == "-" || ::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+  std::ifstream in(path, std::ios::binary);
   std::string first;
   char c;
+  bool complete = false;
   while (first.size() < 65536 && in.get(c)) {
-    if (c == '\n' && first.size() >= 256) break;
+    if (c == '\n' && first.size() >= 64) {
+      complete = true;
+      break;
+    }
     first.push_back(c);
   }
-  if (first.empty()) return {};
+  if (!complete) return {};
   return fmt::format("file:{}:{}:{:016x}", static_cast<unsigned long long>(st.st_dev),
                      static_cast<unsigned long long>(st.st_ino), correlator::key_hash(first));
 }
@@ -571,6 +575,10 @@ std::optional<std::string> Pipeline::Impl::start() {
   file_keys.clear();
   for (const PipelineStream& stream : options.files)
     file_keys.push_back(file_identity(stream.name));
+  // Lines of files no longer configured (rotated, regenerated, removed) would stay in every snapshot.
+  applied_offsets.forget_if([this](std::string_view topic, std::int32_t recorded_partition) {
+    return recorded_partition < 0 && std::find(file_keys.begin(), file_keys.end(), topic) == file_keys.end();
+  });
   // Every file holds the watermark from the start: a file read slower than the others must not find
   // its events already overtaken (late). The end of the input flushes, so nothing waits for long.
   for (std::int32_t p = 0; p < static_cast<std::int32_t>(options.files.size()); ++p)

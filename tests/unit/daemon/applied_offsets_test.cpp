@@ -70,5 +70,23 @@ TEST(AppliedOffsets, KeepsABoundedNumberOfRangesDroppingTheOldest) {
   EXPECT_TRUE(applied.contains("t", 0, static_cast<std::int64_t>(AppliedOffsets::kMaxRanges + 9) * 2));
 }
 
+// A file is read from its first line at every start: its lines (partition -1) are never dropped to
+// make room, or its first events would be applied again. Files no longer read can be forgotten.
+TEST(AppliedOffsets, AFilesLinesAreAllKeptUntilTheFileIsForgotten) {
+  AppliedOffsets applied;
+  const std::int64_t lines = static_cast<std::int64_t>(AppliedOffsets::kMaxRanges) + 10;
+  for (std::int64_t i = 0; i < lines; ++i) {
+    applied.add("file:a", -1, i * 2);  // every other line rejected: one range each
+    applied.add("file:b", -1, i);
+  }
+  applied.add("okta", 0, 7);
+  EXPECT_EQ(applied.ranges("file:a", -1), static_cast<std::size_t>(lines));
+  EXPECT_TRUE(applied.contains("file:a", -1, 0));
+  applied.forget_if([](std::string_view topic, std::int32_t partition) { return partition < 0 && topic == "file:a"; });
+  EXPECT_FALSE(applied.contains("file:a", -1, 0));
+  EXPECT_TRUE(applied.contains("file:b", -1, 0));
+  EXPECT_TRUE(applied.contains("okta", 0, 7));
+}
+
 }  // namespace
 }  // namespace og::daemon
