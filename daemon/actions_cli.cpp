@@ -282,6 +282,9 @@ int actions_command(std::span<const std::string_view> args, std::ostream& out, s
     std::error_code ec;
     // The engine also stops on the file response.kill_switch_file names: status and off must see it.
     std::vector<std::filesystem::path> files{path};
+    // An unreadable configuration must not keep the operator from the state directory's file: it is
+    // acted on, and the command fails after saying what it could not check.
+    std::string unchecked;
     if (what == "off" || what == "status") {
       const char* env_config = std::getenv("OKTAGUARD_CONFIG");
       if (!config && env_config && *env_config) config = env_config;
@@ -291,12 +294,14 @@ int actions_command(std::span<const std::string_view> args, std::ostream& out, s
         options.check_files = false;  // only the kill switch file is wanted, not the credentials
         LoadResult loaded = load_config_file(*config, options);
         if (!loaded.config) {
-          err << "oktaguard actions: cannot read the kill switch file from " << *config << ":\n"
-              << correlator::render_text(loaded.diagnostics);
-          return 1;
+          unchecked = fmt::format(
+              "oktaguard actions: {} could not be read, so its response.kill_switch_file was not "
+              "checked:\n{}",
+              *config, correlator::render_text(loaded.diagnostics));
+        } else {
+          std::filesystem::path configured = loaded.config->response.kill_switch_file;
+          if (!configured.empty() && configured != path) files.push_back(configured);
         }
-        std::filesystem::path configured = loaded.config->response.kill_switch_file;
-        if (!configured.empty() && configured != path) files.push_back(configured);
       }
     }
     if (what == "on") {
@@ -321,6 +326,10 @@ int actions_command(std::span<const std::string_view> args, std::ostream& out, s
         err << fmt::format("oktaguard actions: kill switch still on: cannot remove {}\n", fmt::join(left, ", "));
         return 1;
       }
+      if (!unchecked.empty()) {
+        err << fmt::format("oktaguard actions: removed {}\n", path.string()) << unchecked;
+        return 1;
+      }
       out << "kill switch off\n";
       return 0;
     }
@@ -329,7 +338,8 @@ int actions_command(std::span<const std::string_view> args, std::ostream& out, s
       for (const auto& file : files)
         if (std::filesystem::exists(file, ec)) engaged.push_back(file.string());
       out << (engaged.empty() ? std::string("off\n") : fmt::format("on: {}\n", fmt::join(engaged, ", ")));
-      return 0;
+      err << unchecked;
+      return unchecked.empty() ? 0 : 1;
     }
     err << "oktaguard actions: killswitch on|off|status\n";
     return 2;

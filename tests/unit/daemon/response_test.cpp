@@ -897,6 +897,17 @@ TEST_F(ResponseEngineTest, KillSwitchCommandsHonourTheConfiguredFile) {
   EXPECT_NE(out.find(configured.string()), std::string::npos) << out;
   EXPECT_EQ(out.find("kill switch off"), std::string::npos) << out;
   EXPECT_FALSE(std::filesystem::exists(dir_ / "killswitch"));
+
+  // A configuration that no longer loads does not keep the operator from the state directory's
+  // switch: `off` removes it, and fails after naming what it could not check.
+  std::filesystem::remove_all(configured);
+  ASSERT_EQ(ks("on", &out), 0) << out;
+  std::ofstream(config_file, std::ios::app) << "unknown_section: 1\n";
+  EXPECT_EQ(ks("off", &out), 1);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "killswitch"));
+  EXPECT_NE(out.find("response.kill_switch_file was not checked"), std::string::npos) << out;
+  EXPECT_EQ(ks("status", &out), 1);
+  EXPECT_EQ(out.substr(0, 4), "off\n") << out;
 }
 
 }  // namespace
