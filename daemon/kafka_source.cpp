@@ -455,6 +455,7 @@ void KafkaSource::on_assign(rd_kafka_topic_partition_list_t* partitions, bool co
   // partition (a topic deleted and created again, another cluster) from this one's. Asked of the
   // broker within one budget for the whole assignment: the group waits for this callback.
   const auto deadline = Clock::now() + std::chrono::seconds(5);
+  int unchecked = 0;
   for (int i = 0; i < partitions->cnt; ++i) {
     TopicPartition tp = to_tp(partitions->elems[i]);
     tracker_.assign(tp);
@@ -462,10 +463,16 @@ void KafkaSource::on_assign(rd_kafka_topic_partition_list_t* partitions, bool co
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0 ||
         rd_kafka_query_watermark_offsets(consumer_, partitions->elems[i].topic, partitions->elems[i].partition, &low,
-                                         &high, static_cast<int>(left)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                                         &high, static_cast<int>(left)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       high = -1;
+      ++unchecked;
+    }
     sink_.partition_assigned(tp.topic, tp.partition, high);
   }
+  if (unchecked > 0)
+    log(LogLevel::warn, fmt::format("kafka source: the end of {} of {} assigned partition(s) could not be asked of the "
+                                    "broker: offsets a snapshot lists for them are trusted unchecked",
+                                    unchecked, partitions->cnt));
   if (cooperative) {
     if (rd_kafka_error_t* error = rd_kafka_incremental_assign(consumer_, partitions)) {
       log(LogLevel::error, fmt::format("kafka source: incremental_assign: {}", rd_kafka_error_string(error)));
