@@ -43,6 +43,15 @@ std::string join(std::initializer_list<std::string_view> items) {
 
 // Walks the YAML tree; every check that fails adds a diagnostic and returns nullopt/false so
 // loading continues and reports the next problem too.
+// 100ms, 10m, 1d: in the largest unit that divides it.
+std::string duration_text(Duration d) {
+  if (d == Duration::zero()) return "0s";
+  for (auto [unit, name] : {std::pair{Duration(86'400'000), "d"}, std::pair{Duration(3'600'000), "h"},
+                            std::pair{Duration(60'000), "m"}, std::pair{Duration(1'000), "s"}})
+    if (d % unit == Duration::zero()) return fmt::format("{}{}", d / unit, name);
+  return fmt::format("{}ms", d.count());
+}
+
 class Reader {
  public:
   Reader(std::string file, Diagnostics& d, const LoadOptions& o) : file_(std::move(file)), d_(d), o_(o) {}
@@ -128,6 +137,19 @@ class Reader {
       if (auto d = parse_duration(n.Scalar())) return d;
     error(n, path, fmt::format("'{}' must be a duration such as 500ms, 30s, 5m, 24h or 7d", path));
     return std::nullopt;
+  }
+  // A duration from `lo` to `hi`; outside, an error naming the bounds as they are written.
+  std::optional<Duration> duration(const YAML::Node& n, const std::string& path, Duration lo,
+                                   Duration hi = Duration::max()) {
+    auto d = duration(n, path);
+    if (d && (*d < lo || *d > hi)) {
+      error(n, path,
+            hi == Duration::max()
+                ? fmt::format("'{}' must be at least {}", path, duration_text(lo))
+                : fmt::format("'{}' must be between {} and {}", path, duration_text(lo), duration_text(hi)));
+      return std::nullopt;
+    }
+    return d;
   }
   std::vector<std::string> string_list(const YAML::Node& n, const std::string& path) {
     std::vector<std::string> out;
@@ -464,12 +486,7 @@ void read_okta(Reader& r, const YAML::Node& n, OktaConfig& o) {
     if (r.map(t, "okta.timeouts", {"connect", "request"})) {
       // 0 would fail every request at once; days overflow the timers' nanoseconds.
       auto bounded = [&](const YAML::Node& v, const std::string& key, Duration& out) {
-        if (auto d = r.duration(v, key)) {
-          if (*d < Duration(100) || *d > Duration(600'000))
-            r.error(v, key, fmt::format("'{}' must be between 100ms and 10m", key));
-          else
-            out = *d;
-        }
+        if (auto d = r.duration(v, key, Duration(100), std::chrono::minutes(10))) out = *d;
       };
       if (YAML::Node c = t["connect"]) bounded(c, "okta.timeouts.connect", o.connect_timeout);
       if (YAML::Node q = t["request"]) bounded(q, "okta.timeouts.request", o.request_timeout);
@@ -478,13 +495,8 @@ void read_okta(Reader& r, const YAML::Node& n, OktaConfig& o) {
   if (YAML::Node id = n["identity"]) {
     if (r.map(id, "okta.identity", {"wait", "windows_domains", "default_login_domain"})) {
       if (YAML::Node w = id["wait"])
-        if (auto d = r.duration(w, "okta.identity.wait")) {
-          // Every later event waits behind a parked one: minutes would stall detection.
-          if (*d < Duration(100) || *d > Duration(60'000))
-            r.error(w, "okta.identity.wait", "'okta.identity.wait' must be between 100ms and 1m");
-          else
-            o.identity_wait = *d;
-        }
+        // Every later event waits behind a parked one: minutes would stall detection.
+        if (auto d = r.duration(w, "okta.identity.wait", Duration(100), std::chrono::minutes(1))) o.identity_wait = *d;
       // A login domain is what follows '@' in a login: no '@', no blanks.
       auto domain = [&](const YAML::Node& v, const std::string& key) -> std::optional<std::string> {
         auto s = r.nonempty(v, key);
@@ -521,23 +533,14 @@ void read_rules(Reader& r, const YAML::Node& n, RulesConfig& c) {
     r.error(n, "rules.paths", "'rules.paths' is required");
   }
   if (YAML::Node l = n["allowed_lateness"])
-    if (auto d = r.duration(l, "rules.allowed_lateness")) {
-      // Events wait this long (in event time) before they are applied; a day would hold a day of
-      // events in memory.
-      if (*d > std::chrono::hours(1))
-        r.error(l, "rules.allowed_lateness", "'rules.allowed_lateness' must be between 0s and 1h");
-      else
-        c.allowed_lateness = *d;
-    }
+    // Events wait this long (in event time) before they are applied; a day would hold a day of
+    // events in memory.
+    if (auto d = r.duration(l, "rules.allowed_lateness", Duration::zero(), std::chrono::hours(1)))
+      c.allowed_lateness = *d;
   if (YAML::Node s = n["shards"])
     if (auto v = r.integer(s, "rules.shards", 1, 256)) c.shards = static_cast<int>(*v);
   if (YAML::Node i = n["snapshot_interval"])
-    if (auto d = r.duration(i, "rules.snapshot_interval")) {
-      if (*d < std::chrono::seconds(1))
-        r.error(i, "rules.snapshot_interval", "'rules.snapshot_interval' must be at least 1s");
-      else
-        c.snapshot_interval = *d;
-    }
+    if (auto d = r.duration(i, "rules.snapshot_interval", std::chrono::seconds(1))) c.snapshot_interval = *d;
 }
 
 void read_ingestion(Reader& r, const YAML::Node& n, IngestionConfig& c) {
@@ -664,14 +667,9 @@ void read_response(Reader& r, const YAML::Node& n, ResponseSettings& c) {
     }
   }
   if (YAML::Node ret = n["retention"])
-    if (auto d = r.duration(ret, "response.retention")) {
-      // Idempotency keys go with the rows: below a day, a redelivery after a long outage, or an
-      // incident re-decided, could run its actions again.
-      if (*d < std::chrono::hours(24))
-        r.error(ret, "response.retention", "'response.retention' must be at least 1d");
-      else
-        c.retention = *d;
-    }
+    // Idempotency keys go with the rows: below a day, a redelivery after a long outage, or an
+    // incident re-decided, could run its actions again.
+    if (auto d = r.duration(ret, "response.retention", std::chrono::hours(24))) c.retention = *d;
 }
 
 void read_document(Reader& r, const YAML::Node& root, Config& c) {
