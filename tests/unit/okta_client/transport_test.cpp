@@ -110,6 +110,21 @@ Request suspend(std::string user = "00u1") {
   return r;
 }
 
+// Reads one request and never answers it.
+void read_and_hang(ServerConnection& c) {
+  c.read_request();
+  c.wait_for_close();
+}
+
+// One connection, with a request timeout far beyond a test: the first request stays in flight
+// against read_and_hang, the others queue behind it.
+TransportConfig one_connection_that_waits(std::uint16_t port) {
+  TransportConfig c = config_for(port);
+  c.max_connections = 1;
+  c.request_timeout = 10s;
+  return c;
+}
+
 // Answers every request on the connection with 200 and a small JSON body.
 void serve_ok(ServerConnection& c) {
   while (auto req = c.read_request()) {
@@ -194,10 +209,7 @@ TEST(TransportTest, ConnectFailureIsRetriedThenReported) {
 }
 
 TEST(TransportTest, NoAnswerTimesOutAndIdempotentRequestsAreRetried) {
-  ScriptedServer server([](ServerConnection& c) {
-    c.read_request();
-    c.wait_for_close();
-  });
+  ScriptedServer server(read_and_hang);
   auto config = config_for(server.port());
   config.request_timeout = 200ms;
   config.max_retries = 1;
@@ -212,10 +224,7 @@ TEST(TransportTest, NoAnswerTimesOutAndIdempotentRequestsAreRetried) {
 }
 
 TEST(TransportTest, NonIdempotentRequestWithNoAnswerHasUnknownOutcomeAndIsNotResent) {
-  ScriptedServer server([](ServerConnection& c) {
-    c.read_request();
-    c.wait_for_close();
-  });
+  ScriptedServer server(read_and_hang);
   auto config = config_for(server.port());
   config.request_timeout = 200ms;
   Client client(config);
@@ -468,14 +477,8 @@ TEST(TransportTest, EnforcementGoesFirstWhenSlotsAreShort) {
 }
 
 TEST(TransportTest, ShutdownFailsQueuedAndInFlightWork) {
-  ScriptedServer server([](ServerConnection& c) {
-    c.read_request();
-    c.wait_for_close();
-  });
-  auto config = config_for(server.port());
-  config.max_connections = 1;
-  config.request_timeout = 10s;
-  Client client(config);
+  ScriptedServer server(read_and_hang);
+  Client client(one_connection_that_waits(server.port()));
   std::vector<TransportError> errors;
   for (int i = 0; i < 3; ++i) {
     client.send(get("/api/v1/users/" + std::to_string(i)), [&](Result r) {
@@ -497,14 +500,8 @@ TEST(TransportTest, ShutdownFailsQueuedAndInFlightWork) {
 // A suspend already written when the transport shuts down may have been applied: the caller must
 // learn that its outcome is unknown (and re-read the state), where queued work was never sent.
 TEST(TransportTest, ShutdownReportsAWrittenNonIdempotentRequestAsUnknown) {
-  ScriptedServer server([](ServerConnection& c) {
-    c.read_request();
-    c.wait_for_close();
-  });
-  auto config = config_for(server.port());
-  config.max_connections = 1;
-  config.request_timeout = 10s;
-  Client client(config);
+  ScriptedServer server(read_and_hang);
+  Client client(one_connection_that_waits(server.port()));
   std::optional<TransportError> in_flight, queued;
   client.send(suspend(), [&](Result r) {
     ASSERT_FALSE(r);
